@@ -1,0 +1,60 @@
+// Package node assembles one Cascade node: the RTC transport, the SFU, the signaling and
+// web edges, and the HTTP server that carries them. cmd/sfu and the end-to-end tests both
+// build nodes through it, so there is one wiring.
+package node
+
+import (
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/cascade-sfu/cascade/auth"
+)
+
+// Config is everything a node needs. Zero values of ports mean "pick a free port".
+type Config struct {
+	// Bind is the address every listener binds to; "" means all interfaces.
+	Bind string
+	// HTTPPort serves the demo page, /v1/signal, /healthz and /readyz (default 7700).
+	HTTPPort int
+	// RTCPort is the one ICE UDP mux port for every peer connection (default 7702).
+	RTCPort int
+	// NodeIP, when set, is the address advertised in ICE host candidates (for NAT / containers).
+	NodeIP string
+	// IncludeLoopback advertises loopback candidates (single-host development and tests).
+	IncludeLoopback bool
+	// Keys are the API keys and secrets that sign access tokens.
+	Keys auth.Keys
+	// Dev enables development conveniences: GET /v1/dev/token mints tokens for the demo page.
+	Dev bool
+	// MaxMessageBytes bounds one signaling frame (default 64 KiB).
+	MaxMessageBytes int
+}
+
+// Default ports.
+const (
+	DefaultHTTPPort = 7700
+	DefaultRTCPort  = 7702
+)
+
+// Validate checks the config.
+func (c *Config) Validate() error {
+	if len(c.Keys) == 0 {
+		return errors.New("node: no API keys configured")
+	}
+	for _, p := range []int{c.HTTPPort, c.RTCPort} {
+		if p < 0 || p > 65535 {
+			return fmt.Errorf("node: port %d out of range", p)
+		}
+	}
+	if c.Bind != "" && net.ParseIP(c.Bind) == nil {
+		return fmt.Errorf("node: bind address %q is not an IP address", c.Bind)
+	}
+	if c.NodeIP != "" && net.ParseIP(c.NodeIP) == nil {
+		return fmt.Errorf("node: node IP %q is not an IP address", c.NodeIP)
+	}
+	if c.MaxMessageBytes < 0 {
+		return errors.New("node: negative max message size")
+	}
+	return nil
+}
