@@ -9,6 +9,8 @@ import (
 	"net"
 
 	"github.com/cascade-sfu/cascade/auth"
+	"github.com/cascade-sfu/cascade/sfu"
+	"github.com/cascade-sfu/cascade/signaling"
 )
 
 // Config is everything a node needs. Zero values of ports mean "pick a free port".
@@ -29,6 +31,9 @@ type Config struct {
 	Dev bool
 	// MaxMessageBytes bounds one signaling frame (default 64 KiB).
 	MaxMessageBytes int
+	// SFU and Signaling tune those packages; zero values take their defaults.
+	SFU       sfu.Config
+	Signaling signaling.Config
 }
 
 // Default ports.
@@ -55,6 +60,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxMessageBytes < 0 {
 		return errors.New("node: negative max message size")
+	}
+	if err := c.SFU.Validate(); err != nil {
+		return err
+	}
+	if err := c.Signaling.Validate(); err != nil {
+		return err
 	}
 	return nil
 }

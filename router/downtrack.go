@@ -1,0 +1,292 @@
+package router
+
+import (
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/cascade-sfu/cascade/simulcast"
+)
+
+// DownTrackListener hears about a down track's life. Calls are never made under a router
+// lock.
+type DownTrackListener interface {
+	// OnDownTrackClosed is called once when the publisher's track went away.
+	OnDownTrackClosed(dt *DownTrack)
+}
+
+// DownTrackConfig describes one subscription.
+type DownTrackConfig struct {
+	// ID is the track id the subscriber sees (the published track's sid).
+	ID string
+	// StreamID is the msid stream id the subscriber sees.
+	StreamID string
+	Receiver *Receiver
+	Listener DownTrackListener
+}
+
+// DownTrack forwards one published track to one subscriber. It implements
+// webrtc.TrackLocal, so it is added to the subscriber's PeerConnection like any track, and
+// rewrites SSRC, payload type, sequence numbers and timestamps of what it forwards.
+type DownTrack struct {
+	id, streamID string
+	recv         *Receiver
+	codec        Codec
+	listener     DownTrackListener
+
+	bound  atomic.Bool
+	closed atomic.Bool
+	// Set in Bind, before bound is set; read by the forwarding goroutines after they see bound.
+	ssrc   uint32
+	pt     uint8
+	writer webrtc.TrackLocalWriter
+
+	current atomic.Int32 // layer being forwarded (simulcast.NoLayer before the first packet)
+	target  atomic.Int32 // layer wanted; switches at its next keyframe
+	maxPref atomic.Int32 // highest layer the subscriber wants
+
+	mu   sync.Mutex // guards sel and hist
+	sel  simulcast.Selector
+	hist history
+
+	// hdrs[l] is the header scratch of layer l's read goroutine: only that goroutine
+	// touches it, so writes need no lock.
+	hdrs [simulcast.MaxLayers]rtp.Header
+
+	rtx rtxState // retransmission scratch, guarded by its own mutex
+
+	packets     atomic.Uint64
+	bytes       atomic.Uint64
+	retransmits atomic.Uint64
+	plis        atomic.Uint64
+	nacks       atomic.Uint64
+	// Receiver-report view of the subscriber's downlink.
+	fractionLost atomic.Uint32 // 0..255 (RFC 3550 section 6.4.1)
+	rttMicros    atomic.Int64
+	jitter       atomic.Uint32
+}
+
+// NewDownTrack creates a down track for cfg.Receiver. It starts receiving packets once it
+// is added to the receiver and bound to a PeerConnection.
+func NewDownTrack(cfg DownTrackConfig) *DownTrack {
+	c := cfg.Receiver.Codec()
+	d := &DownTrack{id: cfg.ID, streamID: cfg.StreamID, recv: cfg.Receiver, codec: c, listener: cfg.Listener}
+	needKF := c.Kind == KindVideo && simulcast.CodecFromMime(c.MimeType).CanDetectKeyframes()
+	d.sel.Reset(c.ClockRate, needKF, uint16(rand.Uint32()), rand.Uint32())
+	d.current.Store(int32(simulcast.NoLayer))
+	d.maxPref.Store(int32(simulcast.LayerF))
+	d.target.Store(int32(simulcast.LayerQ))
+	d.sel.SetTarget(simulcast.LayerQ)
+	d.rtx.init()
+	return d
+}
+
+// ID implements webrtc.TrackLocal.
+func (d *DownTrack) ID() string { return d.id }
+
+// RID implements webrtc.TrackLocal; a down track is always a single stream.
+func (d *DownTrack) RID() string { return "" }
+
+// StreamID implements webrtc.TrackLocal.
+func (d *DownTrack) StreamID() string { return d.streamID }
+
+// Kind implements webrtc.TrackLocal.
+func (d *DownTrack) Kind() webrtc.RTPCodecType {
+	if d.codec.Kind == KindAudio {
+		return webrtc.RTPCodecTypeAudio
+	}
+	return webrtc.RTPCodecTypeVideo
+}
+
+// Receiver is the published track this down track forwards.
+func (d *DownTrack) Receiver() *Receiver { return d.recv }
+
+// Bind implements webrtc.TrackLocal: pick the subscriber's payload type for our codec.
+func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	codec, ok := matchCodec(d.codec, ctx.CodecParameters())
+	if !ok {
+		return webrtc.RTPCodecParameters{}, ErrCodecNotNegotiated
+	}
+	d.ssrc = uint32(ctx.SSRC())
+	d.pt = uint8(codec.PayloadType)
+	d.writer = ctx.WriteStream()
+	d.bound.Store(true)
+	// A new subscriber needs a keyframe to start decoding.
+	d.recv.RequestKeyframe(int8(d.target.Load()))
+	return codec, nil
+}
+
+// Unbind implements webrtc.TrackLocal.
+func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
+	d.bound.Store(false)
+	return nil
+}
+
+// matchCodec finds c among the negotiated codecs: same MIME type and, for H.264, the same
+// packetization mode and profile (a decoder cannot take another profile's stream).
+func matchCodec(c Codec, params []webrtc.RTPCodecParameters) (webrtc.RTPCodecParameters, bool) {
+	var fallback *webrtc.RTPCodecParameters
+	for i := range params {
+		p := &params[i]
+		if !strings.EqualFold(p.MimeType, c.MimeType) {
+			continue
+		}
+		if !strings.EqualFold(c.MimeType, webrtc.MimeTypeH264) {
+			return *p, true
+		}
+		if fmtpValue(p.SDPFmtpLine, "packetization-mode") != fmtpValue(c.FmtpLine, "packetization-mode") {
+			continue
+		}
+		if h264Profile(p.SDPFmtpLine) == h264Profile(c.FmtpLine) {
+			return *p, true
+		}
+		if fallback == nil {
+			fallback = p
+		}
+	}
+	if fallback != nil {
+		return *fallback, true
+	}
+	return webrtc.RTPCodecParameters{}, false
+}
+
+// h264Profile is profile_idc and the constraint flags of an H.264 fmtp line.
+func h264Profile(line string) string {
+	v := strings.ToLower(fmtpValue(line, "profile-level-id"))
+	return v[:min(4, len(v))]
+}
+
+func fmtpValue(line, key string) string {
+	for _, kv := range strings.Split(line, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if ok && strings.EqualFold(k, key) {
+			return v
+		}
+	}
+	return ""
+}
+
+// SetMaxLayer caps the layer this subscriber receives (its preference).
+func (d *DownTrack) SetMaxLayer(l int8) { d.maxPref.Store(int32(l)) }
+
+// MaxLayer is the subscriber's cap.
+func (d *DownTrack) MaxLayer() int8 { return int8(d.maxPref.Load()) }
+
+// SetTargetLayer aims the down track at layer l; the switch happens at l's next keyframe,
+// which is requested now.
+func (d *DownTrack) SetTargetLayer(l int8) {
+	if l < 0 || int(l) >= simulcast.MaxLayers {
+		return
+	}
+	if int8(d.target.Swap(int32(l))) == l {
+		return
+	}
+	d.mu.Lock()
+	d.sel.SetTarget(l)
+	d.mu.Unlock()
+	if int8(d.current.Load()) != l && d.bound.Load() {
+		d.recv.RequestKeyframe(l)
+	}
+}
+
+// TargetLayer is the layer aimed for.
+func (d *DownTrack) TargetLayer() int8 { return int8(d.target.Load()) }
+
+// CurrentLayer is the layer being forwarded, or simulcast.NoLayer.
+func (d *DownTrack) CurrentLayer() int8 { return int8(d.current.Load()) }
+
+// forward is called by a layer's read goroutine for every packet of the track. It must
+// not block for long and allocates nothing.
+func (d *DownTrack) forward(p *extPacket) {
+	if !d.bound.Load() || d.closed.Load() {
+		return
+	}
+	l := p.sp.Layer
+	if int32(l) != d.current.Load() && int32(l) != d.target.Load() {
+		return
+	}
+	var dec simulcast.Decision
+	d.mu.Lock()
+	d.sel.Select(&p.sp, &dec)
+	if dec.Forward {
+		d.hist.record(dec.Seq, histEntry{srcExt: p.sp.ExtSeq, outTS: dec.TS, layer: l})
+	}
+	d.mu.Unlock()
+	if dec.WantKeyframe != simulcast.NoLayer {
+		d.recv.RequestKeyframe(dec.WantKeyframe)
+	}
+	if !dec.Forward {
+		return
+	}
+	if dec.Switched {
+		d.current.Store(int32(l))
+	}
+	h := &d.hdrs[l]
+	d.fillHeader(h, &p.hdr, dec.Seq, dec.TS)
+	n, err := d.writer.WriteRTP(h, p.payload())
+	if err == nil {
+		d.packets.Add(1)
+		d.bytes.Add(uint64(n))
+	}
+}
+
+// fillHeader writes the subscriber's view of a packet's header into h. Publisher header
+// extensions are not forwarded: the subscriber connection negotiates its own.
+func (d *DownTrack) fillHeader(h *rtp.Header, src *Header, seq uint16, ts uint32) {
+	h.Version = 2
+	h.Padding = src.PaddingLen > 0
+	h.PaddingSize = src.PaddingLen
+	h.Marker = src.Marker
+	h.PayloadType = d.pt
+	h.SequenceNumber = seq
+	h.Timestamp = ts
+	h.SSRC = d.ssrc
+	h.CSRC = h.CSRC[:0]
+	h.Extension = false
+	h.ExtensionProfile = 0
+	h.Extensions = h.Extensions[:0]
+}
+
+// Close detaches the down track from its receiver. It does not touch the PeerConnection.
+func (d *DownTrack) Close() {
+	if d.closed.Swap(true) {
+		return
+	}
+	d.recv.RemoveDownTrack(d)
+}
+
+// receiverClosed is called by the receiver when the published track goes away.
+func (d *DownTrack) receiverClosed() {
+	if d.closed.Swap(true) {
+		return
+	}
+	if d.listener != nil {
+		d.listener.OnDownTrackClosed(d)
+	}
+}
+
+// Closed reports whether the down track has been closed.
+func (d *DownTrack) Closed() bool { return d.closed.Load() }
+
+// DownTrackStats is a snapshot of one down track.
+type DownTrackStats struct {
+	Packets, Bytes, Retransmits, NACKs, PLIs uint64
+	FractionLost                             float64
+	RTTMillis                                float64
+	CurrentLayer, TargetLayer                int8
+}
+
+// Stats returns the down track's counters.
+func (d *DownTrack) Stats() DownTrackStats {
+	return DownTrackStats{
+		Packets: d.packets.Load(), Bytes: d.bytes.Load(), Retransmits: d.retransmits.Load(),
+		NACKs: d.nacks.Load(), PLIs: d.plis.Load(),
+		FractionLost: float64(d.fractionLost.Load()) / 256,
+		RTTMillis:    float64(d.rttMicros.Load()) / 1000,
+		CurrentLayer: d.CurrentLayer(), TargetLayer: d.TargetLayer(),
+	}
+}

@@ -1,0 +1,131 @@
+// Package sfu holds rooms and participants: who is in which room, their two
+// PeerConnections and negotiation, which tracks they publish and receive, and the room
+// events they are told about. Media forwarding itself is the router's.
+package sfu
+
+import (
+	"crypto/rand"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/cascade-sfu/cascade/transport"
+)
+
+// SFU is one node's set of rooms.
+type SFU struct {
+	cfg  Config
+	tr   *transport.Transport
+	data DataCodec
+	log  *slog.Logger
+
+	mu     sync.Mutex // guards rooms and closed
+	rooms  map[string]*Room
+	closed bool
+	wg     sync.WaitGroup // room goroutines
+}
+
+// New creates an SFU on a transport. data encodes data-channel messages.
+func New(cfg Config, tr *transport.Transport, data DataCodec, log *slog.Logger) (*SFU, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &SFU{cfg: cfg, tr: tr, data: data, log: log, rooms: map[string]*Room{}}, nil
+}
+
+// Join adds a participant to a room, creating the room if needed. The participant
+// reaches its client through sink, which gets the join response first.
+func (s *SFU) Join(p JoinParams, sink Sink) (*Participant, error) {
+	if p.Room == "" || p.Identity == "" {
+		return nil, ErrInvalidArgument
+	}
+	for {
+		r, err := s.roomFor(p.Room)
+		if err != nil {
+			return nil, err
+		}
+		part, err := r.join(p, sink)
+		if err == ErrRoomClosed {
+			continue // the room emptied and closed under us; make a new one
+		}
+		return part, err
+	}
+}
+
+func (s *SFU) roomFor(name string) (*Room, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrSFUClosed
+	}
+	r := s.rooms[name]
+	if r == nil {
+		r = newRoom(s, name)
+		s.rooms[name] = r
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			<-r.ops.Done()
+		}()
+	}
+	return r, nil
+}
+
+// roomEmpty drops r from the registry once its last participant left.
+func (s *SFU) roomEmpty(r *Room) {
+	s.mu.Lock()
+	if s.rooms[r.name] == r {
+		delete(s.rooms, r.name)
+	}
+	s.mu.Unlock()
+}
+
+// Room returns a room by name, or nil.
+func (s *SFU) Room(name string) *Room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rooms[name]
+}
+
+// Rooms returns every room.
+func (s *SFU) Rooms() []*Room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		out = append(out, r)
+	}
+	return out
+}
+
+// Close removes every participant and stops every room.
+func (s *SFU) Close() {
+	s.mu.Lock()
+	s.closed = true
+	rooms := make([]*Room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		rooms = append(rooms, r)
+	}
+	s.mu.Unlock()
+	for _, r := range rooms {
+		r.close(LeaveServerShutdown)
+	}
+	s.wg.Wait()
+}
+
+// newID makes a prefixed random id such as "PA_3k9x2m4q8z7w".
+func newID(prefix string) string {
+	const alphabet = "abcdefghijkmnopqrstuvwxyz23456789"
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return prefix + string(b)
+}
+
+func nowMs() int64 { return time.Now().UnixMilli() }

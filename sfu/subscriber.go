@@ -1,0 +1,250 @@
+package sfu
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/cascade-sfu/cascade/router"
+	"github.com/cascade-sfu/cascade/simulcast"
+)
+
+// autoSubscribe is called by the room when a track starts; it subscribes if this
+// participant takes everything.
+func (p *Participant) autoSubscribe(t *publishedTrack) {
+	if !p.autoSub || !p.perm().CanSubscribe {
+		return
+	}
+	p.ops.Push(func() {
+		if !p.closed.Load() && p.subscribeLocked(t) {
+			p.negotiateLocked()
+		}
+	})
+}
+
+// subscribeLocked starts forwarding t to this participant. It reports whether anything
+// changed (the caller then renegotiates).
+func (p *Participant) subscribeLocked(t *publishedTrack) bool {
+	if _, ok := p.subs[t.sid]; ok || t.owner == p {
+		return false
+	}
+	recv := t.recv()
+	if recv == nil {
+		return false
+	}
+	dt := router.NewDownTrack(router.DownTrackConfig{
+		ID: t.sid, StreamID: t.owner.sid + "|" + t.sid, Receiver: recv, Listener: p,
+	})
+	sender, err := p.sub.AddTrack(dt)
+	if err != nil {
+		p.log.Warn("cannot add down track", "track", t.sid, "err", err)
+		return false
+	}
+	if err := recv.AddDownTrack(dt); err != nil {
+		_ = p.sub.RemoveTrack(sender)
+		return false
+	}
+	p.chooseLayer(dt)
+	p.subs[t.sid] = &subscription{track: t, dt: dt, sender: sender}
+	p.wg.Add(1)
+	go p.readSenderRTCP(sender, dt)
+	return true
+}
+
+// readSenderRTCP feeds the subscriber's RTCP about one down track to it (NACK, PLI,
+// receiver reports) until the sender stops.
+func (p *Participant) readSenderRTCP(s *webrtc.RTPSender, dt *router.DownTrack) {
+	defer p.wg.Done()
+	for {
+		pkts, _, err := s.ReadRTCP()
+		if err != nil {
+			return
+		}
+		dt.HandleRTCP(pkts)
+	}
+}
+
+func (p *Participant) unsubscribeLocked(sid string) bool {
+	s, ok := p.subs[sid]
+	if !ok {
+		return false
+	}
+	delete(p.subs, sid)
+	s.dt.Close()
+	if err := p.sub.RemoveTrack(s.sender); err != nil {
+		p.log.Debug("removing down track", "track", sid, "err", err)
+	}
+	return true
+}
+
+// OnDownTrackClosed implements router.DownTrackListener: the publisher's track is gone.
+func (p *Participant) OnDownTrackClosed(dt *router.DownTrack) {
+	p.ops.Push(func() {
+		if p.closed.Load() {
+			return
+		}
+		if s, ok := p.subs[dt.ID()]; ok && s.dt == dt && p.unsubscribeLocked(dt.ID()) {
+			p.negotiateLocked()
+		}
+	})
+}
+
+// SubscriptionResult is the outcome for one track of UpdateSubscription.
+type SubscriptionResult struct {
+	TrackSID   string
+	Subscribed bool
+	Err        error
+}
+
+// UpdateSubscription subscribes to or unsubscribes from tracks by sid.
+func (p *Participant) UpdateSubscription(sids []string, subscribe bool) ([]SubscriptionResult, error) {
+	if len(sids) > 256 {
+		return nil, fmt.Errorf("%w: at most 256 tracks at once", ErrInvalidArgument)
+	}
+	var tracks map[string]*publishedTrack
+	if subscribe {
+		if !p.perm().CanSubscribe {
+			return nil, fmt.Errorf("%w: may not subscribe", ErrPermissionDenied)
+		}
+		tracks = map[string]*publishedTrack{}
+		for _, o := range p.room.snapshot() {
+			for _, t := range o.publishedTracks() {
+				tracks[t.sid] = t
+			}
+		}
+	}
+	var out []SubscriptionResult
+	err := p.do(func() error {
+		changed := false
+		for _, sid := range sids {
+			res := SubscriptionResult{TrackSID: sid}
+			if subscribe {
+				t := tracks[sid]
+				switch {
+				case t == nil:
+					res.Err = ErrTrackNotFound
+				case t.owner == p:
+					res.Err = fmt.Errorf("%w: cannot subscribe to an own track", ErrInvalidArgument)
+				default:
+					if p.subscribeLocked(t) {
+						changed = true
+					}
+					_, res.Subscribed = p.subs[sid]
+				}
+			} else if p.unsubscribeLocked(sid) {
+				changed = true
+			}
+			out = append(out, res)
+		}
+		if changed {
+			p.negotiateLocked()
+		}
+		return nil
+	})
+	return out, err
+}
+
+// negotiateLocked sends a subscriber offer, or notes that one is needed once the
+// outstanding offer is answered: offers never overlap.
+func (p *Participant) negotiateLocked() {
+	if p.closed.Load() {
+		return
+	}
+	if p.negotiating {
+		p.renegotiate = true
+		return
+	}
+	offer, err := p.sub.CreateOffer(nil)
+	if err == nil {
+		err = p.sub.SetLocalDescription(offer)
+	}
+	if err != nil {
+		p.log.Error("subscriber offer failed", "err", err)
+		p.room.leave(p, LeaveTransportFailed)
+		return
+	}
+	p.offerID++
+	p.negotiating = true
+	id := p.offerID
+	p.negTimer = time.AfterFunc(p.sfu.cfg.NegotiationTimeout, func() {
+		p.ops.Push(func() {
+			if p.negotiating && p.offerID == id && !p.closed.Load() {
+				p.log.Warn("subscriber did not answer in time", "offer", id)
+				p.room.leave(p, LeaveTimeout)
+			}
+		})
+	})
+	p.sink.SendOffer(offer, id)
+}
+
+// HandleAnswer applies the client's answer to the SFU's subscriber offer.
+func (p *Participant) HandleAnswer(answer webrtc.SessionDescription, id uint32) error {
+	return p.do(func() error {
+		if answer.Type != webrtc.SDPTypeAnswer {
+			return fmt.Errorf("%w: expected an answer", ErrBadSDP)
+		}
+		if !p.negotiating || (id != 0 && id != p.offerID) {
+			return ErrUnexpectedAnswer
+		}
+		if err := p.sub.SetRemoteDescription(answer); err != nil {
+			return fmt.Errorf("%w: %v", ErrBadSDP, err)
+		}
+		p.negotiating = false
+		if p.negTimer != nil {
+			p.negTimer.Stop()
+		}
+		p.flushCandidatesLocked(TargetSubscriber)
+		if p.renegotiate {
+			p.renegotiate = false
+			p.negotiateLocked()
+		}
+		return nil
+	})
+}
+
+// updateLayersLocked aims every video subscription at the best layer the publisher is
+// sending, within the subscriber's cap.
+func (p *Participant) updateLayersLocked() {
+	for _, s := range p.subs {
+		p.chooseLayer(s.dt)
+	}
+}
+
+// layerActiveWindow is how recently a layer must have delivered a packet to count as sent.
+const layerActiveWindow = time.Second
+
+func (p *Participant) chooseLayer(dt *router.DownTrack) {
+	r := dt.Receiver()
+	if !r.Simulcast() {
+		dt.SetTargetLayer(simulcast.LayerQ)
+		return
+	}
+	best := r.HighestActive(layerActiveWindow)
+	if best == simulcast.NoLayer {
+		return
+	}
+	dt.SetTargetLayer(min(best, dt.MaxLayer()))
+}
+
+// Subscriptions returns the sids of the tracks this participant receives.
+func (p *Participant) Subscriptions() []string {
+	var out []string
+	p.ops.Do(func() {
+		for sid := range p.subs {
+			out = append(out, sid)
+		}
+	})
+	return out
+}
+
+// DownTrackStats returns forwarding counters for each subscribed track.
+func (p *Participant) DownTrackStats() map[string]router.DownTrackStats {
+	out := map[string]router.DownTrackStats{}
+	p.ops.Do(func() {
+		for sid, s := range p.subs {
+			out[sid] = s.dt.Stats()
+		}
+	})
+	return out
+}

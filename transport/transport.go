@@ -1,0 +1,198 @@
+// Package transport owns everything pion is configured with: the ICE UDP mux socket, the
+// SettingEngine, the codecs and header extensions, and the interceptor chains of the two
+// kinds of PeerConnection (publisher and subscriber). Nothing else builds a webrtc.API.
+package transport
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/pion/dtls/v3"
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/interceptor/pkg/twcc"
+	pionnet "github.com/pion/transport/v4"
+	"github.com/pion/webrtc/v4"
+)
+
+// Config configures the RTC transport.
+type Config struct {
+	// Bind is the IP the UDP mux binds to; "" is every interface.
+	Bind string
+	// Port is the ICE UDP mux port (0 picks a free one).
+	Port int
+	// NodeIP, when set, replaces host candidate addresses (1:1 NAT, containers).
+	NodeIP string
+	// IncludeLoopback gathers loopback candidates (single-host use and tests).
+	IncludeLoopback bool
+	// Net replaces the OS network (pion vnet in network-condition tests).
+	Net pionnet.Net
+	// ICEServers are handed to clients (STUN/TURN).
+	ICEServers []webrtc.ICEServer
+	// MaxNACKsPerPacket caps how often a missing publisher packet is NACKed (default 3).
+	MaxNACKsPerPacket uint16
+	// DisconnectedTimeout and FailedTimeout are the ICE consent timeouts.
+	DisconnectedTimeout, FailedTimeout time.Duration
+}
+
+// Validate checks the config.
+func (c *Config) Validate() error {
+	if c.Port < 0 || c.Port > 65535 {
+		return fmt.Errorf("transport: port %d out of range", c.Port)
+	}
+	if c.Bind != "" && net.ParseIP(c.Bind) == nil {
+		return fmt.Errorf("transport: bind %q is not an IP", c.Bind)
+	}
+	if c.NodeIP != "" && net.ParseIP(c.NodeIP) == nil {
+		return fmt.Errorf("transport: node IP %q is not an IP", c.NodeIP)
+	}
+	return nil
+}
+
+// Transport holds the UDP mux and the publisher and subscriber APIs.
+type Transport struct {
+	cfg  Config
+	conn net.PacketConn
+	mux  ice.UDPMux
+	pub  *webrtc.API
+	sub  *webrtc.API
+	log  *slog.Logger
+}
+
+// New opens the UDP mux port and builds the APIs.
+func New(cfg Config, log *slog.Logger) (*Transport, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.MaxNACKsPerPacket == 0 {
+		cfg.MaxNACKsPerPacket = 3
+	}
+	if cfg.DisconnectedTimeout == 0 {
+		cfg.DisconnectedTimeout = 5 * time.Second
+	}
+	if cfg.FailedTimeout == 0 {
+		cfg.FailedTimeout = 10 * time.Second
+	}
+	t := &Transport{cfg: cfg, log: log}
+	addr := net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.Port))
+	var err error
+	if cfg.Net != nil {
+		t.conn, err = cfg.Net.ListenPacket("udp4", addr)
+	} else {
+		t.conn, err = net.ListenPacket("udp", addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("transport: listen %s: %w", addr, err)
+	}
+	lf := LoggerFactory{Logger: log}
+	t.mux = webrtc.NewICEUDPMux(lf.NewLogger("udpmux"), t.conn)
+	if t.pub, err = t.buildAPI(true, lf); err != nil {
+		t.Close()
+		return nil, err
+	}
+	if t.sub, err = t.buildAPI(false, lf); err != nil {
+		t.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *Transport) buildAPI(publisher bool, lf LoggerFactory) (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	if err := RegisterCodecs(m, publisher); err != nil {
+		return nil, err
+	}
+	reg := &interceptor.Registry{}
+	if publisher {
+		// Toward publishers: NACKs (capped, see TOOLING), receiver reports, TWCC feedback.
+		gen, err := nack.NewGeneratorInterceptor(nack.GeneratorMaxNacksPerPacket(t.cfg.MaxNACKsPerPacket),
+			nack.WithGeneratorLoggerFactory(lf))
+		if err != nil {
+			return nil, err
+		}
+		reg.Add(gen)
+		rr, err := report.NewReceiverInterceptor()
+		if err != nil {
+			return nil, err
+		}
+		reg.Add(rr)
+		tw, err := twcc.NewSenderInterceptor()
+		if err != nil {
+			return nil, err
+		}
+		reg.Add(tw)
+	} else {
+		// Toward subscribers: sender reports and transport-wide sequence numbers. No NACK
+		// responder: the router answers NACKs from the publisher's ring.
+		sr, err := report.NewSenderInterceptor()
+		if err != nil {
+			return nil, err
+		}
+		reg.Add(sr)
+		tw, err := twcc.NewHeaderExtensionInterceptor()
+		if err != nil {
+			return nil, err
+		}
+		reg.Add(tw)
+	}
+	s := webrtc.SettingEngine{LoggerFactory: lf}
+	s.SetICEUDPMux(t.mux)
+	s.SetIncludeLoopbackCandidate(t.cfg.IncludeLoopback)
+	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	s.SetICETimeouts(t.cfg.DisconnectedTimeout, t.cfg.FailedTimeout, 2*time.Second)
+	s.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
+	s.SetLite(false)
+	if t.cfg.Net != nil {
+		s.SetNet(t.cfg.Net)
+	}
+	if t.cfg.NodeIP != "" {
+		s.SetNAT1To1IPs([]string{t.cfg.NodeIP}, webrtc.ICECandidateTypeHost)
+	}
+	// Chromium offers a:setup:actpass; answering as DTLS client lets the SFU start the
+	// handshake as soon as ICE connects.
+	if err := s.SetAnsweringDTLSRole(webrtc.DTLSRoleClient); err != nil {
+		return nil, err
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(s)), nil
+}
+
+// PublisherAPI builds publisher PeerConnections (the client offers; media flows in).
+func (t *Transport) PublisherAPI() *webrtc.API { return t.pub }
+
+// SubscriberAPI builds subscriber PeerConnections (the SFU offers; media flows out).
+func (t *Transport) SubscriberAPI() *webrtc.API { return t.sub }
+
+// ICEServers are the servers clients should use.
+func (t *Transport) ICEServers() []webrtc.ICEServer { return t.cfg.ICEServers }
+
+// Configuration is the PeerConnection configuration for both roles.
+func (t *Transport) Configuration() webrtc.Configuration {
+	return webrtc.Configuration{
+		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
+		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
+		SDPSemantics:  webrtc.SDPSemanticsUnifiedPlan,
+	}
+}
+
+// LocalAddr is the UDP mux's bound address.
+func (t *Transport) LocalAddr() net.Addr { return t.conn.LocalAddr() }
+
+// Close closes the mux and its socket.
+func (t *Transport) Close() error {
+	var errs []error
+	if t.mux != nil {
+		errs = append(errs, t.mux.Close())
+	}
+	if t.conn != nil {
+		if err := t.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
