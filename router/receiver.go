@@ -155,8 +155,6 @@ func (r *Receiver) readLoop(l *layer) {
 		unwrap seqUnwrapper
 		p      extPacket
 	)
-	audioID := r.cfg.AudioLevelExtID
-	isAudio := r.cfg.Codec.Kind == KindAudio
 	var err error
 	for {
 		idx, buf := l.ring.begin()
@@ -165,41 +163,7 @@ func (r *Receiver) readLoop(l *layer) {
 		if err != nil {
 			break
 		}
-		if perr := ParseHeader(buf[:n], audioID, &p.hdr); perr != nil {
-			if l.bad.Add(1) == 1 {
-				r.log.Warn("dropping malformed RTP", "layer", l.index, "err", perr)
-			}
-			continue
-		}
-		now := monoNow()
-		ext := unwrap.unwrap(p.hdr.Seq)
-		l.ring.commit(idx, n, ext)
-		l.lastNs.Store(now)
-		l.packets.Add(1)
-		l.bytes.Add(uint64(n))
-
-		p.buf = buf[:n]
-		payload := p.payload()
-		p.sp = simulcast.Packet{
-			Layer:     l.index,
-			ExtSeq:    ext,
-			TS:        p.hdr.TS,
-			ArrivalNs: now,
-			Keyframe:  !isAudio && simulcast.IsKeyframe(r.codec, payload),
-		}
-		if p.sp.Keyframe {
-			l.keyframe.Add(1)
-		}
-		if isAudio && p.hdr.AudioLevel >= 0 {
-			r.levelSum.Add(int64(127 - p.hdr.AudioLevel))
-			r.levelCount.Add(1)
-			if p.hdr.Voice || p.hdr.AudioLevel < 127 {
-				r.voiceCount.Add(1)
-			}
-		}
-		for _, dt := range *r.downTracks.Load() {
-			dt.forward(&p)
-		}
+		r.handlePacket(l, &unwrap, &p, idx, buf[:n])
 	}
 	r.mu.Lock()
 	r.running--
@@ -207,6 +171,46 @@ func (r *Receiver) readLoop(l *layer) {
 	r.mu.Unlock()
 	if r.cfg.Listener != nil {
 		r.cfg.Listener.OnStreamEnded(r, l.index, err, last)
+	}
+}
+
+// handlePacket parses one packet read into ring slot idx, commits it to the ring and fans
+// it out. It is the whole per-packet work of the read loop.
+func (r *Receiver) handlePacket(l *layer, unwrap *seqUnwrapper, p *extPacket, idx int, pkt []byte) {
+	if err := ParseHeader(pkt, r.cfg.AudioLevelExtID, &p.hdr); err != nil {
+		if l.bad.Add(1) == 1 {
+			r.log.Warn("dropping malformed RTP", "layer", l.index, "err", err)
+		}
+		return
+	}
+	now := monoNow()
+	ext := unwrap.unwrap(p.hdr.Seq)
+	l.ring.commit(idx, len(pkt), ext)
+	l.lastNs.Store(now)
+	l.packets.Add(1)
+	l.bytes.Add(uint64(len(pkt)))
+
+	isAudio := r.cfg.Codec.Kind == KindAudio
+	p.buf = pkt
+	p.sp = simulcast.Packet{
+		Layer:     l.index,
+		ExtSeq:    ext,
+		TS:        p.hdr.TS,
+		ArrivalNs: now,
+		Keyframe:  !isAudio && simulcast.IsKeyframe(r.codec, p.payload()),
+	}
+	if p.sp.Keyframe {
+		l.keyframe.Add(1)
+	}
+	if isAudio && p.hdr.AudioLevel >= 0 {
+		r.levelSum.Add(int64(127 - p.hdr.AudioLevel))
+		r.levelCount.Add(1)
+		if p.hdr.Voice || p.hdr.AudioLevel < 127 {
+			r.voiceCount.Add(1)
+		}
+	}
+	for _, dt := range *r.downTracks.Load() {
+		dt.forward(p)
 	}
 }
 

@@ -147,8 +147,8 @@ type Event interface{ isEvent() }
 
 // Room events.
 type (
-	ParticipantJoinedEvent  struct{ Participant ParticipantInfo }
-	ParticipantLeftEvent    struct {
+	ParticipantJoinedEvent struct{ Participant ParticipantInfo }
+	ParticipantLeftEvent   struct {
 		ParticipantSID, Identity string
 		Reason                   LeaveReason
 	}
@@ -189,12 +189,12 @@ type Sink interface {
 
 // DataMessage is a user data message between participants.
 type DataMessage struct {
-	Reliable             bool
-	Payload              []byte
-	Topic                string
+	Reliable              bool
+	Payload               []byte
+	Topic                 string
 	DestinationIdentities []string
-	SenderSID            string
-	SenderIdentity       string
+	SenderSID             string
+	SenderIdentity        string
 }
 
 // DataCodec encodes data messages for data channels; the signaling edge supplies it so the

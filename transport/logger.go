@@ -40,13 +40,13 @@ func (p *pionLogger) logf(level slog.Level, format string, args ...any) {
 // Trace is below slog's debug level; pion's trace output is very chatty.
 const levelTrace = slog.LevelDebug - 4
 
-func (p *pionLogger) Trace(msg string)                 { p.log(levelTrace, msg) }
+func (p *pionLogger) Trace(msg string)                  { p.log(levelTrace, msg) }
 func (p *pionLogger) Tracef(format string, args ...any) { p.logf(levelTrace, format, args...) }
-func (p *pionLogger) Debug(msg string)                 { p.log(slog.LevelDebug, msg) }
+func (p *pionLogger) Debug(msg string)                  { p.log(slog.LevelDebug, msg) }
 func (p *pionLogger) Debugf(format string, args ...any) { p.logf(slog.LevelDebug, format, args...) }
-func (p *pionLogger) Info(msg string)                  { p.log(slog.LevelDebug, msg) }
+func (p *pionLogger) Info(msg string)                   { p.log(slog.LevelDebug, msg) }
 func (p *pionLogger) Infof(format string, args ...any)  { p.logf(slog.LevelDebug, format, args...) }
-func (p *pionLogger) Warn(msg string)                  { p.log(slog.LevelWarn, msg) }
+func (p *pionLogger) Warn(msg string)                   { p.log(slog.LevelWarn, msg) }
 func (p *pionLogger) Warnf(format string, args ...any)  { p.logf(slog.LevelWarn, format, args...) }
-func (p *pionLogger) Error(msg string)                 { p.log(slog.LevelError, msg) }
+func (p *pionLogger) Error(msg string)                  { p.log(slog.LevelError, msg) }
 func (p *pionLogger) Errorf(format string, args ...any) { p.logf(slog.LevelError, format, args...) }
