@@ -1,0 +1,139 @@
+package simulcast
+
+import "testing"
+
+func TestIsKeyframe(t *testing.T) {
+	tests := []struct {
+		name    string
+		codec   Codec
+		payload []byte
+		want    bool
+	}{
+		{"vp8 key, 15-bit picture id", CodecVP8, []byte{0x90, 0x80, 0x81, 0x23, 0x00}, true},
+		{"vp8 delta", CodecVP8, []byte{0x90, 0x80, 0x81, 0x23, 0x01}, false},
+		{"vp8 key, 7-bit picture id, tl0picidx, tid", CodecVP8, []byte{0x90, 0xe0, 0x12, 0x05, 0x40, 0x00}, true},
+		{"vp8 key, no extension", CodecVP8, []byte{0x10, 0x00}, true},
+		{"vp8 not start of partition", CodecVP8, []byte{0x80, 0x80, 0x81, 0x23, 0x00}, false},
+		{"vp8 partition 1", CodecVP8, []byte{0x11, 0x00}, false},
+		{"vp8 truncated", CodecVP8, []byte{0x90, 0x80, 0x81}, false},
+		{"vp8 empty", CodecVP8, nil, false},
+		{"h264 IDR single NAL", CodecH264, []byte{0x65, 0x88}, true},
+		{"h264 SPS single NAL", CodecH264, []byte{0x67, 0x42}, true},
+		{"h264 non-IDR slice", CodecH264, []byte{0x41, 0x9a}, false},
+		{"h264 STAP-A with SPS", CodecH264, []byte{0x78, 0x00, 0x02, 0x67, 0x42, 0x00, 0x02, 0x68, 0xce}, true},
+		{"h264 STAP-A without IDR", CodecH264, []byte{0x78, 0x00, 0x02, 0x41, 0x42}, false},
+		{"h264 STAP-A bad length", CodecH264, []byte{0x78, 0x00, 0x09, 0x67}, false},
+		{"h264 FU-A IDR start", CodecH264, []byte{0x7c, 0x85, 0x00}, true},
+		{"h264 FU-A IDR middle", CodecH264, []byte{0x7c, 0x05, 0x00}, false},
+		{"h264 FU-A non-IDR start", CodecH264, []byte{0x7c, 0x81, 0x00}, false},
+		{"opus never", CodecOpus, []byte{0x00}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := IsKeyframe(tc.codec, tc.payload); got != tc.want {
+				t.Fatalf("IsKeyframe = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestLayerForRID(t *testing.T) {
+	for rid, want := range map[string]int8{"": LayerQ, "q": LayerQ, "h": LayerH, "f": LayerF} {
+		if got, ok := LayerForRID(rid); !ok || got != want {
+			t.Fatalf("LayerForRID(%q) = %d, %v", rid, got, ok)
+		}
+		if rid != "" && RID(want) != rid {
+			t.Fatalf("RID(%d) = %q", want, RID(want))
+		}
+	}
+	if _, ok := LayerForRID("x"); ok {
+		t.Fatal("unknown rid accepted")
+	}
+}
+
+// TestSelectorContinuity drives a selector through starts, switches up and down, reordered
+// and lost packets, and checks what a decoder would see.
+func TestSelectorContinuity(t *testing.T) {
+	s := NewSelector(90000, true, 65534, 4294967000)
+	var d Decision
+	type step struct {
+		layer  int8
+		ext    uint64
+		ts     uint32
+		key    bool
+		target int8 // set before the packet, NoLayer to leave
+		fwd    bool
+		seq    uint16
+	}
+	ns := int64(0)
+	steps := []step{
+		{layer: 0, ext: 100, ts: 1000, target: NoLayer}, // no keyframe yet
+		{layer: 0, ext: 101, ts: 4000, key: true, fwd: true, seq: 65534, target: NoLayer},
+		{layer: 0, ext: 102, ts: 7000, fwd: true, seq: 65535, target: NoLayer},
+		{layer: 0, ext: 104, ts: 13000, fwd: true, seq: 1, target: NoLayer}, // 103 lost: gap kept
+		{layer: 0, ext: 103, ts: 10000, fwd: true, seq: 0, target: NoLayer}, // late 103 fills it
+		{layer: 2, ext: 900, ts: 55, target: LayerF},                        // f delta: wait
+		{layer: 0, ext: 105, ts: 16000, fwd: true, seq: 2, target: NoLayer}, // q continues meanwhile
+		{layer: 2, ext: 901, ts: 3055, key: true, fwd: true, seq: 3, target: NoLayer},
+		{layer: 0, ext: 106, ts: 19000, target: NoLayer}, // q no longer forwarded
+		{layer: 2, ext: 899, ts: 1, target: NoLayer},     // f from before the switch
+		{layer: 2, ext: 902, ts: 6055, fwd: true, seq: 4, target: NoLayer},
+		{layer: 1, ext: 50, ts: 77, key: true, fwd: true, seq: 5, target: LayerH}, // down at once on a keyframe
+		{layer: 1, ext: 51, ts: 3077, fwd: true, seq: 6, target: NoLayer},
+	}
+	var lastTS uint32
+	started := false
+	for i, st := range steps {
+		ns += 33_000_000
+		if st.target != NoLayer {
+			s.SetTarget(st.target)
+		}
+		s.Select(&Packet{Layer: st.layer, ExtSeq: st.ext, TS: st.ts, Keyframe: st.key, ArrivalNs: ns}, &d)
+		if d.Forward != st.fwd {
+			t.Fatalf("step %d: forward=%v want %v", i, d.Forward, st.fwd)
+		}
+		if !d.Forward {
+			continue
+		}
+		if d.Seq != st.seq {
+			t.Fatalf("step %d: seq %d, want %d", i, d.Seq, st.seq)
+		}
+		if started && st.ext != 103 && int32(d.TS-lastTS) <= 0 {
+			t.Fatalf("step %d: timestamp went from %d to %d", i, lastTS, d.TS)
+		}
+		if st.ext != 103 {
+			lastTS = d.TS
+		}
+		started = true
+	}
+	if s.Current() != LayerH || s.Target() != LayerH {
+		t.Fatalf("current %d target %d", s.Current(), s.Target())
+	}
+}
+
+func TestSelectorAudioStartsAtOnce(t *testing.T) {
+	s := NewSelector(48000, false, 10, 20)
+	var d Decision
+	s.Select(&Packet{Layer: 0, ExtSeq: 5000, TS: 123}, &d)
+	if !d.Forward || d.Seq != 10 || d.TS != 20 {
+		t.Fatalf("first audio packet: %+v", d)
+	}
+	s.Select(&Packet{Layer: 0, ExtSeq: 5001, TS: 123 + 960}, &d)
+	if !d.Forward || d.Seq != 11 || d.TS != 20+960 {
+		t.Fatalf("second audio packet: %+v", d)
+	}
+}
+
+func BenchmarkSelect(b *testing.B) {
+	s := NewSelector(90000, true, 0, 0)
+	var d Decision
+	p := Packet{Layer: 0, Keyframe: true}
+	s.Select(&p, &d)
+	p.Keyframe = false
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		p.ExtSeq++
+		p.TS += 3000
+		s.Select(&p, &d)
+	}
+}
