@@ -24,6 +24,11 @@ type TokenParams struct {
 
 // Mint signs a token with the API key and secret.
 func Mint(apiKey, apiSecret string, p TokenParams) (string, error) {
+	return MintAt(apiKey, apiSecret, p, time.Now())
+}
+
+// MintAt signs a token as if issued at now (tests of expiry, clock skew).
+func MintAt(apiKey, apiSecret string, p TokenParams, now time.Time) (string, error) {
 	if apiKey == "" || len(apiSecret) < MinSecretLen {
 		return "", fmt.Errorf("%w: API key must be set and secret at least %d bytes", ErrBadConfig, MinSecretLen)
 	}
@@ -34,7 +39,6 @@ func Mint(apiKey, apiSecret string, p TokenParams) (string, error) {
 	if ttl <= 0 {
 		ttl = 6 * time.Hour
 	}
-	now := time.Now()
 	grant := p.Grant
 	c := Claims{
 		RegisteredClaims: jwt.RegisteredClaims{

@@ -203,6 +203,9 @@ func (r *Room) leave(p *Participant, reason LeaveReason) {
 	r.ops.Push(func() {
 		if r.participants[p.sid] == p {
 			r.removeLocked(p, reason)
+			if len(r.participants) == 0 {
+				r.closeLocked()
+			}
 		}
 	})
 }
@@ -225,9 +228,6 @@ func (r *Room) removeLocked(p *Participant, reason LeaveReason) {
 	}
 	p.close(reason)
 	r.log.Info("participant left", "participant", p.sid, "identity", p.identity, "reason", reason.String(), "count", len(r.participants))
-	if len(r.participants) == 0 {
-		r.closeLocked()
-	}
 }
 
 // close removes everyone and stops the room.

@@ -147,7 +147,7 @@ func (t *Transport) buildAPI(publisher bool, lf LoggerFactory) (*webrtc.API, err
 	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 	s.SetICETimeouts(t.cfg.DisconnectedTimeout, t.cfg.FailedTimeout, 2*time.Second)
 	s.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
-	s.SetLite(false)
+	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	if t.cfg.Net != nil {
 		s.SetNet(t.cfg.Net)
 	}
