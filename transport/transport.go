@@ -58,7 +58,8 @@ func (c *Config) Validate() error {
 // Transport holds the UDP mux and the publisher and subscriber APIs.
 type Transport struct {
 	cfg  Config
-	conn net.PacketConn
+	conn net.PacketConn // set when bound to one address
+	addr net.Addr
 	mux  ice.UDPMux
 	pub  *webrtc.API
 	sub  *webrtc.API
@@ -80,18 +81,11 @@ func New(cfg Config, log *slog.Logger) (*Transport, error) {
 		cfg.FailedTimeout = 10 * time.Second
 	}
 	t := &Transport{cfg: cfg, log: log}
-	addr := net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.Port))
-	var err error
-	if cfg.Net != nil {
-		t.conn, err = cfg.Net.ListenPacket("udp4", addr)
-	} else {
-		t.conn, err = net.ListenPacket("udp", addr)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("transport: listen %s: %w", addr, err)
-	}
 	lf := LoggerFactory{Logger: log}
-	t.mux = webrtc.NewICEUDPMux(lf.NewLogger("udpmux"), t.conn)
+	err := t.listen(lf)
+	if err != nil {
+		return nil, err
+	}
 	if t.pub, err = t.buildAPI(true, lf); err != nil {
 		t.Close()
 		return nil, err
@@ -101,6 +95,41 @@ func New(cfg Config, log *slog.Logger) (*Transport, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// listen opens the ICE UDP mux: one socket on Bind, or with no Bind one socket per local
+// interface address on the same port (a socket on the unspecified address cannot tell
+// which local address a packet came to, which ICE host candidates need).
+func (t *Transport) listen(lf LoggerFactory) error {
+	var err error
+	if t.cfg.Bind == "" && t.cfg.Net == nil {
+		opts := []ice.UDPMuxFromPortOption{ice.UDPMuxFromPortWithLogger(lf.NewLogger("udpmux")),
+			ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4, ice.NetworkTypeUDP6)}
+		if t.cfg.IncludeLoopback {
+			opts = append(opts, ice.UDPMuxFromPortWithLoopback())
+		}
+		m, err := ice.NewMultiUDPMuxFromPort(t.cfg.Port, opts...)
+		if err != nil {
+			return fmt.Errorf("transport: listen on port %d: %w", t.cfg.Port, err)
+		}
+		t.mux = m
+		if addrs := m.GetListenAddresses(); len(addrs) > 0 {
+			t.addr = addrs[0]
+		}
+		return nil
+	}
+	addr := net.JoinHostPort(t.cfg.Bind, strconv.Itoa(t.cfg.Port))
+	if t.cfg.Net != nil {
+		t.conn, err = t.cfg.Net.ListenPacket("udp4", addr)
+	} else {
+		t.conn, err = net.ListenPacket("udp", addr)
+	}
+	if err != nil {
+		return fmt.Errorf("transport: listen %s: %w", addr, err)
+	}
+	t.addr = t.conn.LocalAddr()
+	t.mux = webrtc.NewICEUDPMux(lf.NewLogger("udpmux"), t.conn)
+	return nil
 }
 
 func (t *Transport) buildAPI(publisher bool, lf LoggerFactory) (*webrtc.API, error) {
@@ -180,8 +209,8 @@ func (t *Transport) Configuration() webrtc.Configuration {
 	}
 }
 
-// LocalAddr is the UDP mux's bound address.
-func (t *Transport) LocalAddr() net.Addr { return t.conn.LocalAddr() }
+// LocalAddr is the UDP mux's bound address (the first one, with several interfaces).
+func (t *Transport) LocalAddr() net.Addr { return t.addr }
 
 // Close closes the mux and its socket.
 func (t *Transport) Close() error {
