@@ -68,13 +68,11 @@ func (d *DownTrack) HandleRTCP(pkts []rtcp.Packet) {
 			}
 		case *rtcp.PictureLossIndication:
 			if p.MediaSSRC == d.ssrc {
-				d.plis.Add(1)
-				d.recv.RequestKeyframe(d.CurrentLayer())
+				d.keyframeRequested()
 			}
 		case *rtcp.FullIntraRequest:
 			if p.MediaSSRC == d.ssrc || len(p.FIR) > 0 && p.FIR[0].SSRC == d.ssrc {
-				d.plis.Add(1)
-				d.recv.RequestKeyframe(d.CurrentLayer())
+				d.keyframeRequested()
 			}
 		case *rtcp.ReceiverReport:
 			for _, rr := range p.Reports {
@@ -90,6 +88,13 @@ func (d *DownTrack) HandleRTCP(pkts []rtcp.Packet) {
 			}
 		}
 	}
+}
+
+// keyframeRequested passes a subscriber's PLI or FIR to the publisher, for the layer the
+// subscriber is about to get: a switch in progress will bring a keyframe of the target.
+func (d *DownTrack) keyframeRequested() {
+	d.plis.Add(1)
+	d.recv.RequestKeyframe(d.TargetLayer())
 }
 
 func (d *DownTrack) updateFromReport(rr rtcp.ReceptionReport) {

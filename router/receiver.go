@@ -78,7 +78,7 @@ type layer struct {
 	ssrc     uint32
 	src      PacketSource
 	ring     *ring
-	lastNs   atomic.Int64 // arrival of the last packet, monotonic ns
+	lastNs   atomic.Int64 // arrival of the last media (non-padding) packet, monotonic ns
 	lastPLI  atomic.Int64
 	packets  atomic.Uint64
 	bytes    atomic.Uint64
@@ -186,7 +186,11 @@ func (r *Receiver) handlePacket(l *layer, unwrap *seqUnwrapper, p *extPacket, id
 	now := monoNow()
 	ext := unwrap.unwrap(p.hdr.Seq)
 	l.ring.commit(idx, len(pkt), ext)
-	l.lastNs.Store(now)
+	if p.hdr.PayloadLen > 0 {
+		// Padding-only packets (bandwidth probes) keep flowing on a layer the encoder has
+		// paused; only media makes a layer count as sent.
+		l.lastNs.Store(now)
+	}
 	l.packets.Add(1)
 	l.bytes.Add(uint64(len(pkt)))
 

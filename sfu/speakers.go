@@ -14,10 +14,11 @@ type speakerDetector struct {
 
 const (
 	speakerSmoothing = 0.4
-	// A participant speaks when its smoothed level is louder than about -50 dBov, and stops
-	// below -55 dBov; the gap keeps the list from flapping.
-	speakerOn  = 127 - 50
-	speakerOff = 127 - 55
+	// A participant speaks when its smoothed level is louder than about -62 dBov, and stops
+	// below -67 dBov; the gap keeps the list from flapping. Browsers send 127 (silence) for
+	// what their noise suppression removed, so room noise rarely reaches these levels.
+	speakerOn  = 127 - 62
+	speakerOff = 127 - 67
 )
 
 func (d *speakerDetector) init() { d.level = map[string]float64{} }

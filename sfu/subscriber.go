@@ -211,8 +211,10 @@ func (p *Participant) updateLayersLocked() {
 	}
 }
 
-// layerActiveWindow is how recently a layer must have delivered a packet to count as sent.
-const layerActiveWindow = time.Second
+// layerActiveWindow is how recently a layer must have delivered media to count as sent.
+// Chromium pauses and resumes its upper layers as its own bandwidth estimate moves; a
+// subscriber on a paused layer is moved down once the window passes.
+const layerActiveWindow = 700 * time.Millisecond
 
 func (p *Participant) chooseLayer(dt *router.DownTrack) {
 	r := dt.Receiver()
