@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 
+	pionnet "github.com/pion/transport/v4"
+
 	"github.com/cascade-sfu/cascade/auth"
 	"github.com/cascade-sfu/cascade/sfu"
 	"github.com/cascade-sfu/cascade/signaling"
@@ -23,6 +25,11 @@ type Config struct {
 	RTCPort int
 	// NodeIP, when set, is the address advertised in ICE host candidates (for NAT / containers).
 	NodeIP string
+	// RTCBind, when set, is the address the ICE UDP mux binds to instead of Bind.
+	RTCBind string
+	// Net replaces the operating system's network for RTC (pion vnet in network-condition
+	// tests); HTTP still uses the real one.
+	Net pionnet.Net
 	// IncludeLoopback advertises loopback candidates (single-host development and tests).
 	IncludeLoopback bool
 	// Keys are the API keys and secrets that sign access tokens.
@@ -54,6 +61,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Bind != "" && net.ParseIP(c.Bind) == nil {
 		return fmt.Errorf("node: bind address %q is not an IP address", c.Bind)
+	}
+	if c.RTCBind != "" && net.ParseIP(c.RTCBind) == nil {
+		return fmt.Errorf("node: RTC bind address %q is not an IP address", c.RTCBind)
 	}
 	if c.NodeIP != "" && net.ParseIP(c.NodeIP) == nil {
 		return fmt.Errorf("node: node IP %q is not an IP address", c.NodeIP)

@@ -52,7 +52,11 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, log: log, verifier: v, served: make(chan struct{})}
-	trCfg := transport.Config{Bind: cfg.Bind, Port: cfg.RTCPort, NodeIP: cfg.NodeIP, IncludeLoopback: cfg.IncludeLoopback}
+	rtcBind := cfg.Bind
+	if cfg.RTCBind != "" {
+		rtcBind = cfg.RTCBind
+	}
+	trCfg := transport.Config{Bind: rtcBind, Port: cfg.RTCPort, NodeIP: cfg.NodeIP, IncludeLoopback: cfg.IncludeLoopback, Net: cfg.Net}
 	if n.tr, err = transport.New(trCfg, log.With("component", "transport")); err != nil {
 		return nil, err
 	}
