@@ -4,8 +4,6 @@ import (
 	"context"
 	"io"
 	"math/rand/v2"
-	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -17,12 +15,13 @@ import (
 
 	"github.com/cascade-sfu/cascade/auth"
 	"github.com/cascade-sfu/cascade/client"
-	"github.com/cascade-sfu/cascade/sfu"
-	"github.com/cascade-sfu/cascade/signaling"
-	"github.com/cascade-sfu/cascade/transport"
+	"github.com/cascade-sfu/cascade/node"
 )
 
-// lossyNet is a pion vnet where the SFU is 10.0.0.10 and clients get .11, .12, ...; a filter on
+// vnetPrefix is the virtual network's /24: TEST-NET-2 (RFC 5737), which no real network routes.
+const vnetPrefix = "198.51.100."
+
+// lossyNet is a pion vnet where the SFU is .10 and clients get .11, .12, ...; a filter on
 // the router drops a share of RTP packets (never STUN, DTLS, SCTP or RTCP, so only media
 // recovery is exercised).
 type lossyNet struct {
@@ -36,7 +35,7 @@ type lossyNet struct {
 func newLossyNet(t *testing.T, lossPercent int) *lossyNet {
 	t.Helper()
 	lf := &logging.DefaultLoggerFactory{Writer: io.Discard, DefaultLogLevel: logging.LogLevelDisabled, ScopeLevels: map[string]logging.LogLevel{}}
-	r, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.0.0.0/24", LoggerFactory: lf})
+	r, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: vnetPrefix + "0/24", LoggerFactory: lf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +67,7 @@ func newLossyNet(t *testing.T, lossPercent int) *lossyNet {
 
 func (l *lossyNet) addHost(t *testing.T) *vnet.Net {
 	t.Helper()
-	ip := "10.0.0." + strconv.Itoa(l.next)
+	ip := vnetPrefix + strconv.Itoa(l.next)
 	l.next++
 	n, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{ip}})
 	if err != nil {
@@ -80,38 +79,20 @@ func (l *lossyNet) addHost(t *testing.T) *vnet.Net {
 	return n
 }
 
-// startVnetSFU wires the SFU as node does, but with its media on the virtual network (the
-// signaling WebSocket stays on real loopback). It returns the signaling URL.
+// startVnetSFU runs a node whose media is on the virtual network (the signaling WebSocket
+// stays on real loopback). It returns the signaling URL.
 func startVnetSFU(t *testing.T, ln *lossyNet) string {
 	t.Helper()
-	log := testLogger().With("side", "sfu")
-	tr, err := transport.New(transport.Config{Bind: "10.0.0.10", Port: 7702, Net: ln.server}, log)
+	n, err := node.New(node.Config{Bind: "127.0.0.1", RTCBind: vnetPrefix + "10", RTCPort: 7702, Net: ln.server,
+		Keys: auth.Keys{testKey: testSecret}}, testLogger().With("side", "sfu"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := sfu.New(sfu.Config{}, tr, signaling.DataCodec{}, log)
-	if err != nil {
-		_ = tr.Close()
+	if err := n.Start(); err != nil {
 		t.Fatal(err)
 	}
-	v, err := auth.NewVerifier(auth.Keys{testKey: testSecret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig, err := signaling.NewServer(signaling.Config{}, s, v, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/v1/signal", sig)
-	hs := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		sig.Close()
-		s.Close()
-		hs.Close()
-		_ = tr.Close()
-	})
-	return "ws" + hs.URL[len("http"):]
+	t.Cleanup(func() { _ = n.Close() })
+	return url(n)
 }
 
 // TestMediaOverLossyNetwork: with 3% of RTP lost on every hop, NACKs (client responder toward

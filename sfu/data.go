@@ -72,15 +72,36 @@ func (p *Participant) handleData(b []byte, reliable bool) {
 	}
 }
 
-// sendData delivers an encoded data message on the subscriber connection's channel.
+// maxPendingData bounds the messages held for a subscriber data channel that is still
+// opening.
+const maxPendingData = 256
+
+// sendData delivers an encoded data message on the subscriber connection's channel. Until
+// the channel opens, messages wait (bounded) and go out in order when it does.
 func (p *Participant) sendData(b []byte, reliable bool) {
-	dc := p.subDC[1]
+	i := 1
 	if reliable {
-		dc = p.subDC[0]
+		i = 0
 	}
-	if p.closed.Load() || dc.ReadyState() != webrtc.DataChannelStateOpen {
+	dc := p.subDC[i]
+	if p.closed.Load() {
 		return
 	}
+	p.dataMu.Lock()
+	if !p.dataOpen[i] {
+		if len(p.dataPending[i]) < maxPendingData {
+			p.dataPending[i] = append(p.dataPending[i], b)
+		} else {
+			p.dataDrops.Add(1)
+		}
+		p.dataMu.Unlock()
+		return
+	}
+	p.dataMu.Unlock()
+	p.writeData(dc, b)
+}
+
+func (p *Participant) writeData(dc *webrtc.DataChannel, b []byte) {
 	if dc.BufferedAmount() > p.sfu.cfg.MaxDataBufferedBytes {
 		p.dataDrops.Add(1)
 		return
@@ -88,4 +109,25 @@ func (p *Participant) sendData(b []byte, reliable bool) {
 	if err := dc.SendText(string(b)); err != nil {
 		p.log.Debug("data send failed", "err", err)
 	}
+}
+
+// watchDataChannel flushes what waited for subscriber data channel i once it opens.
+func (p *Participant) watchDataChannel(i int) {
+	dc := p.subDC[i]
+	dc.OnOpen(func() {
+		for {
+			p.dataMu.Lock()
+			pending := p.dataPending[i]
+			p.dataPending[i] = nil
+			if len(pending) == 0 {
+				p.dataOpen[i] = true
+				p.dataMu.Unlock()
+				return
+			}
+			p.dataMu.Unlock()
+			for _, b := range pending {
+				p.writeData(dc, b)
+			}
+		}
+	})
 }

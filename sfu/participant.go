@@ -46,6 +46,10 @@ type Participant struct {
 	negTimer    *time.Timer
 	remoteCands [2][]webrtc.ICECandidateInit // buffered until the remote description is set
 
+	dataMu      sync.Mutex // guards dataOpen and dataPending
+	dataOpen    [2]bool
+	dataPending [2][][]byte // messages waiting for a subscriber data channel to open
+
 	stopTicker chan struct{}
 	wg         sync.WaitGroup // RTCP readers and the ticker
 	dataDrops  atomic.Uint64
@@ -111,6 +115,7 @@ func newParticipant(r *Room, jp JoinParams, sink Sink) (*Participant, error) {
 			_ = p.sub.Close()
 			return nil, fmt.Errorf("data channel: %w", err)
 		}
+		p.watchDataChannel(i)
 	}
 	p.ops = newOpQueue()
 	for i, pc := range []*webrtc.PeerConnection{p.pub, p.sub} {

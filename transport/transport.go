@@ -146,12 +146,12 @@ func (t *Transport) buildAPI(publisher bool, lf LoggerFactory) (*webrtc.API, err
 			return nil, err
 		}
 		reg.Add(gen)
-		rr, err := report.NewReceiverInterceptor()
+		rr, err := report.NewReceiverInterceptor(report.WithReceiverLoggerFactory(lf))
 		if err != nil {
 			return nil, err
 		}
 		reg.Add(rr)
-		tw, err := twcc.NewSenderInterceptor()
+		tw, err := twcc.NewSenderInterceptor(twcc.WithLoggerFactory(lf))
 		if err != nil {
 			return nil, err
 		}
@@ -159,7 +159,7 @@ func (t *Transport) buildAPI(publisher bool, lf LoggerFactory) (*webrtc.API, err
 	} else {
 		// Toward subscribers: sender reports and transport-wide sequence numbers. No NACK
 		// responder: the router answers NACKs from the publisher's ring.
-		sr, err := report.NewSenderInterceptor()
+		sr, err := report.NewSenderInterceptor(report.WithSenderLoggerFactory(lf), report.SenderUseLatestPacket())
 		if err != nil {
 			return nil, err
 		}
