@@ -43,7 +43,8 @@ type ReceiverConfig struct {
 	// RingSize is the number of packets kept per stream for retransmission (power of two;
 	// default 512 for video, 128 for audio).
 	RingSize int
-	// KeyframeThrottle merges keyframe requests per layer (default 500 ms).
+	// KeyframeThrottle is how long a keyframe request may stay unanswered before it is
+	// repeated (default 500 ms); requests while one is outstanding are merged into it.
 	KeyframeThrottle time.Duration
 	Keyframes        KeyframeRequester
 	Listener         ReceiverListener
@@ -79,7 +80,8 @@ type layer struct {
 	src      PacketSource
 	ring     *ring
 	lastNs   atomic.Int64 // arrival of the last media (non-padding) packet, monotonic ns
-	lastPLI  atomic.Int64
+	lastPLI  atomic.Int64 // when a keyframe was last requested, monotonic ns
+	lastKey  atomic.Int64 // when a keyframe last arrived
 	packets  atomic.Uint64
 	bytes    atomic.Uint64
 	keyframe atomic.Uint64 // keyframes seen
@@ -205,6 +207,7 @@ func (r *Receiver) handlePacket(l *layer, unwrap *seqUnwrapper, p *extPacket, id
 	}
 	if p.sp.Keyframe {
 		l.keyframe.Add(1)
+		l.lastKey.Store(now)
 	}
 	if isAudio && p.hdr.AudioLevel >= 0 {
 		r.levelSum.Add(int64(127 - p.hdr.AudioLevel))
@@ -271,8 +274,13 @@ func (r *Receiver) removeDownTrackLocked(dt *DownTrack) {
 // DownTracks returns the current down tracks.
 func (r *Receiver) DownTracks() []*DownTrack { return *r.downTracks.Load() }
 
-// RequestKeyframe asks the publisher for a keyframe on layer, merged with any request for
-// the same layer within KeyframeThrottle.
+// minKeyframeGap spaces keyframe requests to one layer even when each was answered.
+const minKeyframeGap = 100 * time.Millisecond
+
+// RequestKeyframe asks the publisher for a keyframe on layer. A request made while an
+// earlier one is still unanswered (no keyframe since) is merged into it, unless that one
+// is older than KeyframeThrottle; once a keyframe arrived, the next request goes out at
+// once, so a subscriber joining just after a keyframe does not wait a whole throttle.
 func (r *Receiver) RequestKeyframe(layer int8) {
 	if layer < 0 || int(layer) >= simulcast.MaxLayers || r.cfg.Keyframes == nil {
 		return
@@ -283,8 +291,11 @@ func (r *Receiver) RequestKeyframe(layer int8) {
 	}
 	now := monoNow()
 	last := l.lastPLI.Load()
-	if last != 0 && now-last < int64(r.cfg.KeyframeThrottle) {
-		return
+	if last != 0 {
+		outstanding := l.lastKey.Load() < last
+		if now-last < int64(minKeyframeGap) || outstanding && now-last < int64(r.cfg.KeyframeThrottle) {
+			return
+		}
 	}
 	if !l.lastPLI.CompareAndSwap(last, now) {
 		return
