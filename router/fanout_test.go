@@ -63,7 +63,7 @@ type bindCtx struct {
 	w      webrtc.TrackLocalWriter
 }
 
-func (c *bindCtx) CodecParameters() []webrtc.RTPCodecParameters          { return c.codecs }
+func (c *bindCtx) CodecParameters() []webrtc.RTPCodecParameters           { return c.codecs }
 func (c *bindCtx) HeaderExtensions() []webrtc.RTPHeaderExtensionParameter { return nil }
 func (c *bindCtx) SSRC() webrtc.SSRC                                      { return c.ssrc }
 func (c *bindCtx) SSRCRetransmission() webrtc.SSRC                        { return 0 }
