@@ -333,3 +333,53 @@ func TestRoomFull(t *testing.T) {
 	b.expectError(pb.ErrorCode_ERROR_CODE_ROOM_FULL)
 	b.expectClosed()
 }
+
+// A client whose socket dies without a leave is removed, and the others are told.
+func TestVanishedClientIsRemoved(t *testing.T) {
+	n := startNode(t, nil)
+	stay := dial(t, n)
+	stay.join(token(t, "room", "stay", nil, 0))
+	gone := dial(t, n)
+	gone.join(token(t, "room", "gone", nil, 0))
+	stay.waitFor("gone joined", func(m *pb.SignalResponse) bool {
+		return m.GetParticipantJoined().GetParticipant().GetIdentity() == "gone"
+	})
+	_ = gone.conn.CloseNow()
+	m := stay.waitFor("gone left", func(m *pb.SignalResponse) bool { return m.GetParticipantLeft() != nil })
+	if m.GetParticipantLeft().GetIdentity() != "gone" {
+		t.Fatalf("left: %v", m.GetParticipantLeft())
+	}
+}
+
+// A client that stops sending anything (no pings) is closed after the ping timeout.
+func TestSilentClientTimesOut(t *testing.T) {
+	n := startNode(t, func(c *node.Config) {
+		c.Signaling = signaling.Config{PingInterval: 100 * time.Millisecond, PingTimeout: 300 * time.Millisecond}
+	})
+	stay := dial(t, n)
+	stay.join(token(t, "room", "stay", nil, 0))
+	silent := dial(t, n)
+	silent.join(token(t, "room", "silent", nil, 0))
+	// stay keeps pinging; silent does not.
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				_ = stay.conn.Write(ctx, websocket.MessageText, []byte(`{"ping":{}}`))
+				cancel()
+			}
+		}
+	}()
+	silent.expectError(pb.ErrorCode_ERROR_CODE_TIMEOUT)
+	silent.expectClosed()
+	stay.waitFor("silent left", func(m *pb.SignalResponse) bool {
+		return m.GetParticipantLeft().GetIdentity() == "silent"
+	})
+}
