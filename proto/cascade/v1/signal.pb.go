@@ -21,6 +21,55 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type StreamState int32
+
+const (
+	StreamState_STREAM_STATE_ACTIVE            StreamState = 0
+	StreamState_STREAM_STATE_PAUSED_BANDWIDTH  StreamState = 1 // not even the lowest layer fits the estimate
+	StreamState_STREAM_STATE_PAUSED_PREFERENCE StreamState = 2 // the subscriber disabled it
+)
+
+// Enum value maps for StreamState.
+var (
+	StreamState_name = map[int32]string{
+		0: "STREAM_STATE_ACTIVE",
+		1: "STREAM_STATE_PAUSED_BANDWIDTH",
+		2: "STREAM_STATE_PAUSED_PREFERENCE",
+	}
+	StreamState_value = map[string]int32{
+		"STREAM_STATE_ACTIVE":            0,
+		"STREAM_STATE_PAUSED_BANDWIDTH":  1,
+		"STREAM_STATE_PAUSED_PREFERENCE": 2,
+	}
+)
+
+func (x StreamState) Enum() *StreamState {
+	p := new(StreamState)
+	*p = x
+	return p
+}
+
+func (x StreamState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StreamState) Descriptor() protoreflect.EnumDescriptor {
+	return file_cascade_v1_signal_proto_enumTypes[0].Descriptor()
+}
+
+func (StreamState) Type() protoreflect.EnumType {
+	return &file_cascade_v1_signal_proto_enumTypes[0]
+}
+
+func (x StreamState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StreamState.Descriptor instead.
+func (StreamState) EnumDescriptor() ([]byte, []int) {
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{0}
+}
+
 type SignalTarget int32
 
 const (
@@ -51,11 +100,11 @@ func (x SignalTarget) String() string {
 }
 
 func (SignalTarget) Descriptor() protoreflect.EnumDescriptor {
-	return file_cascade_v1_signal_proto_enumTypes[0].Descriptor()
+	return file_cascade_v1_signal_proto_enumTypes[1].Descriptor()
 }
 
 func (SignalTarget) Type() protoreflect.EnumType {
-	return &file_cascade_v1_signal_proto_enumTypes[0]
+	return &file_cascade_v1_signal_proto_enumTypes[1]
 }
 
 func (x SignalTarget) Number() protoreflect.EnumNumber {
@@ -64,7 +113,7 @@ func (x SignalTarget) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SignalTarget.Descriptor instead.
 func (SignalTarget) EnumDescriptor() ([]byte, []int) {
-	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{0}
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{1}
 }
 
 type LeaveReason int32
@@ -115,11 +164,11 @@ func (x LeaveReason) String() string {
 }
 
 func (LeaveReason) Descriptor() protoreflect.EnumDescriptor {
-	return file_cascade_v1_signal_proto_enumTypes[1].Descriptor()
+	return file_cascade_v1_signal_proto_enumTypes[2].Descriptor()
 }
 
 func (LeaveReason) Type() protoreflect.EnumType {
-	return &file_cascade_v1_signal_proto_enumTypes[1]
+	return &file_cascade_v1_signal_proto_enumTypes[2]
 }
 
 func (x LeaveReason) Number() protoreflect.EnumNumber {
@@ -128,7 +177,7 @@ func (x LeaveReason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use LeaveReason.Descriptor instead.
 func (LeaveReason) EnumDescriptor() ([]byte, []int) {
-	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{1}
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{2}
 }
 
 // Stable error codes. Their names are the contract; messages are for humans.
@@ -213,11 +262,11 @@ func (x ErrorCode) String() string {
 }
 
 func (ErrorCode) Descriptor() protoreflect.EnumDescriptor {
-	return file_cascade_v1_signal_proto_enumTypes[2].Descriptor()
+	return file_cascade_v1_signal_proto_enumTypes[3].Descriptor()
 }
 
 func (ErrorCode) Type() protoreflect.EnumType {
-	return &file_cascade_v1_signal_proto_enumTypes[2]
+	return &file_cascade_v1_signal_proto_enumTypes[3]
 }
 
 func (x ErrorCode) Number() protoreflect.EnumNumber {
@@ -226,7 +275,7 @@ func (x ErrorCode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ErrorCode.Descriptor instead.
 func (ErrorCode) EnumDescriptor() ([]byte, []int) {
-	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{2}
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{3}
 }
 
 // Client -> SFU.
@@ -244,6 +293,7 @@ type SignalRequest struct {
 	//	*SignalRequest_Unpublish
 	//	*SignalRequest_Leave
 	//	*SignalRequest_Ping
+	//	*SignalRequest_TrackSettings
 	Message       isSignalRequest_Message `protobuf_oneof:"message"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -376,6 +426,15 @@ func (x *SignalRequest) GetPing() *Ping {
 	return nil
 }
 
+func (x *SignalRequest) GetTrackSettings() *UpdateTrackSettings {
+	if x != nil {
+		if x, ok := x.Message.(*SignalRequest_TrackSettings); ok {
+			return x.TrackSettings
+		}
+	}
+	return nil
+}
+
 type isSignalRequest_Message interface {
 	isSignalRequest_Message()
 }
@@ -420,6 +479,10 @@ type SignalRequest_Ping struct {
 	Ping *Ping `protobuf:"bytes,10,opt,name=ping,proto3,oneof"`
 }
 
+type SignalRequest_TrackSettings struct {
+	TrackSettings *UpdateTrackSettings `protobuf:"bytes,11,opt,name=track_settings,json=trackSettings,proto3,oneof"`
+}
+
 func (*SignalRequest_Join) isSignalRequest_Message() {}
 
 func (*SignalRequest_Offer) isSignalRequest_Message() {}
@@ -439,6 +502,8 @@ func (*SignalRequest_Unpublish) isSignalRequest_Message() {}
 func (*SignalRequest_Leave) isSignalRequest_Message() {}
 
 func (*SignalRequest_Ping) isSignalRequest_Message() {}
+
+func (*SignalRequest_TrackSettings) isSignalRequest_Message() {}
 
 // SFU -> client.
 type SignalResponse struct {
@@ -461,6 +526,8 @@ type SignalResponse struct {
 	//	*SignalResponse_Pong
 	//	*SignalResponse_Error
 	//	*SignalResponse_Subscription
+	//	*SignalResponse_SubscribedLayers
+	//	*SignalResponse_StreamState
 	Message       isSignalResponse_Message `protobuf_oneof:"message"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -647,6 +714,24 @@ func (x *SignalResponse) GetSubscription() *SubscriptionResponse {
 	return nil
 }
 
+func (x *SignalResponse) GetSubscribedLayers() *SubscribedLayersUpdate {
+	if x != nil {
+		if x, ok := x.Message.(*SignalResponse_SubscribedLayers); ok {
+			return x.SubscribedLayers
+		}
+	}
+	return nil
+}
+
+func (x *SignalResponse) GetStreamState() *StreamStateUpdate {
+	if x != nil {
+		if x, ok := x.Message.(*SignalResponse_StreamState); ok {
+			return x.StreamState
+		}
+	}
+	return nil
+}
+
 type isSignalResponse_Message interface {
 	isSignalResponse_Message()
 }
@@ -715,6 +800,14 @@ type SignalResponse_Subscription struct {
 	Subscription *SubscriptionResponse `protobuf:"bytes,16,opt,name=subscription,proto3,oneof"`
 }
 
+type SignalResponse_SubscribedLayers struct {
+	SubscribedLayers *SubscribedLayersUpdate `protobuf:"bytes,17,opt,name=subscribed_layers,json=subscribedLayers,proto3,oneof"` // to a publisher: which encodings anyone needs
+}
+
+type SignalResponse_StreamState struct {
+	StreamState *StreamStateUpdate `protobuf:"bytes,18,opt,name=stream_state,json=streamState,proto3,oneof"` // to a subscriber: what it gets of each track, and why
+}
+
 func (*SignalResponse_Join) isSignalResponse_Message() {}
 
 func (*SignalResponse_Answer) isSignalResponse_Message() {}
@@ -747,6 +840,345 @@ func (*SignalResponse_Error) isSignalResponse_Message() {}
 
 func (*SignalResponse_Subscription) isSignalResponse_Message() {}
 
+func (*SignalResponse_SubscribedLayers) isSignalResponse_Message() {}
+
+func (*SignalResponse_StreamState) isSignalResponse_Message() {}
+
+// A subscriber's preferences for tracks it receives. The SFU never sends more than the
+// preference allows; bandwidth may make it send less.
+type UpdateTrackSettings struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	TrackSids []string               `protobuf:"bytes,1,rep,name=track_sids,json=trackSids,proto3" json:"track_sids,omitempty"`
+	// Pause the tracks (e.g. the tile is hidden). Audio ignores this.
+	Disabled bool `protobuf:"varint,2,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	// The size the video is rendered at; the SFU picks the smallest layer at least this large.
+	// 0 means no limit from size.
+	Width  uint32 `protobuf:"varint,3,opt,name=width,proto3" json:"width,omitempty"`
+	Height uint32 `protobuf:"varint,4,opt,name=height,proto3" json:"height,omitempty"`
+	// The highest layer wanted: "q", "h" or "f"; empty means no cap.
+	MaxRid string `protobuf:"bytes,5,opt,name=max_rid,json=maxRid,proto3" json:"max_rid,omitempty"`
+	// Higher priority tracks get bandwidth first (0 default; pinned tiles use e.g. 10).
+	Priority      int32 `protobuf:"varint,6,opt,name=priority,proto3" json:"priority,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateTrackSettings) Reset() {
+	*x = UpdateTrackSettings{}
+	mi := &file_cascade_v1_signal_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateTrackSettings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateTrackSettings) ProtoMessage() {}
+
+func (x *UpdateTrackSettings) ProtoReflect() protoreflect.Message {
+	mi := &file_cascade_v1_signal_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateTrackSettings.ProtoReflect.Descriptor instead.
+func (*UpdateTrackSettings) Descriptor() ([]byte, []int) {
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *UpdateTrackSettings) GetTrackSids() []string {
+	if x != nil {
+		return x.TrackSids
+	}
+	return nil
+}
+
+func (x *UpdateTrackSettings) GetDisabled() bool {
+	if x != nil {
+		return x.Disabled
+	}
+	return false
+}
+
+func (x *UpdateTrackSettings) GetWidth() uint32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+func (x *UpdateTrackSettings) GetHeight() uint32 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *UpdateTrackSettings) GetMaxRid() string {
+	if x != nil {
+		return x.MaxRid
+	}
+	return ""
+}
+
+func (x *UpdateTrackSettings) GetPriority() int32 {
+	if x != nil {
+		return x.Priority
+	}
+	return 0
+}
+
+type SubscribedLayer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rid           string                 `protobuf:"bytes,1,opt,name=rid,proto3" json:"rid,omitempty"`
+	Active        bool                   `protobuf:"varint,2,opt,name=active,proto3" json:"active,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscribedLayer) Reset() {
+	*x = SubscribedLayer{}
+	mi := &file_cascade_v1_signal_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribedLayer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribedLayer) ProtoMessage() {}
+
+func (x *SubscribedLayer) ProtoReflect() protoreflect.Message {
+	mi := &file_cascade_v1_signal_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribedLayer.ProtoReflect.Descriptor instead.
+func (*SubscribedLayer) Descriptor() ([]byte, []int) {
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SubscribedLayer) GetRid() string {
+	if x != nil {
+		return x.Rid
+	}
+	return ""
+}
+
+func (x *SubscribedLayer) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
+}
+
+// Dynacast: the publisher sets each listed encoding active or inactive (RTCRtpSender
+// setParameters, encodings[i].active).
+type SubscribedLayersUpdate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TrackSid      string                 `protobuf:"bytes,1,opt,name=track_sid,json=trackSid,proto3" json:"track_sid,omitempty"`
+	Layers        []*SubscribedLayer     `protobuf:"bytes,2,rep,name=layers,proto3" json:"layers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscribedLayersUpdate) Reset() {
+	*x = SubscribedLayersUpdate{}
+	mi := &file_cascade_v1_signal_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribedLayersUpdate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribedLayersUpdate) ProtoMessage() {}
+
+func (x *SubscribedLayersUpdate) ProtoReflect() protoreflect.Message {
+	mi := &file_cascade_v1_signal_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribedLayersUpdate.ProtoReflect.Descriptor instead.
+func (*SubscribedLayersUpdate) Descriptor() ([]byte, []int) {
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SubscribedLayersUpdate) GetTrackSid() string {
+	if x != nil {
+		return x.TrackSid
+	}
+	return ""
+}
+
+func (x *SubscribedLayersUpdate) GetLayers() []*SubscribedLayer {
+	if x != nil {
+		return x.Layers
+	}
+	return nil
+}
+
+type StreamStateInfo struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ParticipantSid string                 `protobuf:"bytes,1,opt,name=participant_sid,json=participantSid,proto3" json:"participant_sid,omitempty"`
+	TrackSid       string                 `protobuf:"bytes,2,opt,name=track_sid,json=trackSid,proto3" json:"track_sid,omitempty"`
+	State          StreamState            `protobuf:"varint,3,opt,name=state,proto3,enum=cascade.v1.StreamState" json:"state,omitempty"`
+	CurrentRid     string                 `protobuf:"bytes,4,opt,name=current_rid,json=currentRid,proto3" json:"current_rid,omitempty"` // layer being forwarded ("" when paused or single-layer)
+	TargetRid      string                 `protobuf:"bytes,5,opt,name=target_rid,json=targetRid,proto3" json:"target_rid,omitempty"`    // layer the SFU is switching to
+	// Why the target is what it is: "bandwidth", "preference", "publisher" (the layer is
+	// not being sent), or "" when the track gets its best layer.
+	Reason        string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamStateInfo) Reset() {
+	*x = StreamStateInfo{}
+	mi := &file_cascade_v1_signal_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamStateInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamStateInfo) ProtoMessage() {}
+
+func (x *StreamStateInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_cascade_v1_signal_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamStateInfo.ProtoReflect.Descriptor instead.
+func (*StreamStateInfo) Descriptor() ([]byte, []int) {
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *StreamStateInfo) GetParticipantSid() string {
+	if x != nil {
+		return x.ParticipantSid
+	}
+	return ""
+}
+
+func (x *StreamStateInfo) GetTrackSid() string {
+	if x != nil {
+		return x.TrackSid
+	}
+	return ""
+}
+
+func (x *StreamStateInfo) GetState() StreamState {
+	if x != nil {
+		return x.State
+	}
+	return StreamState_STREAM_STATE_ACTIVE
+}
+
+func (x *StreamStateInfo) GetCurrentRid() string {
+	if x != nil {
+		return x.CurrentRid
+	}
+	return ""
+}
+
+func (x *StreamStateInfo) GetTargetRid() string {
+	if x != nil {
+		return x.TargetRid
+	}
+	return ""
+}
+
+func (x *StreamStateInfo) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type StreamStateUpdate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Streams       []*StreamStateInfo     `protobuf:"bytes,1,rep,name=streams,proto3" json:"streams,omitempty"`
+	EstimateBps   uint64                 `protobuf:"varint,2,opt,name=estimate_bps,json=estimateBps,proto3" json:"estimate_bps,omitempty"` // the SFU's estimate of this subscriber's downlink
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamStateUpdate) Reset() {
+	*x = StreamStateUpdate{}
+	mi := &file_cascade_v1_signal_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamStateUpdate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamStateUpdate) ProtoMessage() {}
+
+func (x *StreamStateUpdate) ProtoReflect() protoreflect.Message {
+	mi := &file_cascade_v1_signal_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamStateUpdate.ProtoReflect.Descriptor instead.
+func (*StreamStateUpdate) Descriptor() ([]byte, []int) {
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *StreamStateUpdate) GetStreams() []*StreamStateInfo {
+	if x != nil {
+		return x.Streams
+	}
+	return nil
+}
+
+func (x *StreamStateUpdate) GetEstimateBps() uint64 {
+	if x != nil {
+		return x.EstimateBps
+	}
+	return 0
+}
+
 type JoinRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Token           string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
@@ -758,7 +1190,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_cascade_v1_signal_proto_msgTypes[2]
+	mi := &file_cascade_v1_signal_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -770,7 +1202,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cascade_v1_signal_proto_msgTypes[2]
+	mi := &file_cascade_v1_signal_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -783,7 +1215,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{2}
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *JoinRequest) GetToken() string {
@@ -823,7 +1255,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_cascade_v1_signal_proto_msgTypes[3]
+	mi := &file_cascade_v1_signal_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -835,7 +1267,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cascade_v1_signal_proto_msgTypes[3]
+	mi := &file_cascade_v1_signal_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -848,7 +1280,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{3}
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *JoinResponse) GetRoom() *Room {
@@ -918,7 +1350,7 @@ type SessionDescription struct {
 
 func (x *SessionDescription) Reset() {
 	*x = SessionDescription{}
-	mi := &file_cascade_v1_signal_proto_msgTypes[4]
+	mi := &file_cascade_v1_signal_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -930,7 +1362,7 @@ func (x *SessionDescription) String() string {
 func (*SessionDescription) ProtoMessage() {}
 
 func (x *SessionDescription) ProtoReflect() protoreflect.Message {
-	mi := &file_cascade_v1_signal_proto_msgTypes[4]
+	mi := &file_cascade_v1_signal_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -943,7 +1375,7 @@ func (x *SessionDescription) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionDescription.ProtoReflect.Descriptor instead.
 func (*SessionDescription) Descriptor() ([]byte, []int) {
-	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{4}
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SessionDescription) GetType() string {
@@ -979,7 +1411,7 @@ type IceCandidate struct {
 
 func (x *IceCandidate) Reset() {
 	*x = IceCandidate{}
-	mi := &file_cascade_v1_signal_proto_msgTypes[5]
+	mi := &file_cascade_v1_signal_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -991,7 +1423,7 @@ func (x *IceCandidate) String() string {
 func (*IceCandidate) ProtoMessage() {}
 
 func (x *IceCandidate) ProtoReflect() protoreflect.Message {
-	mi := &file_cascade_v1_signal_proto_msgTypes[5]
+	mi := &file_cascade_v1_signal_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1004,7 +1436,7 @@ func (x *IceCandidate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IceCandidate.ProtoReflect.Descriptor instead.
 func (*IceCandidate) Descriptor() ([]byte, []int) {
-	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{5}
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *IceCandidate) GetCandidate() string {
@@ -1045,7 +1477,7 @@ type TrickleRequest struct {
 
 func (x *TrickleRequest) Reset() {
 	*x = TrickleRequest{}
-	mi := &file_cascade_v1_signal_proto_msgTypes[6]
+	mi := &file_cascade_v1_signal_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1057,7 +1489,7 @@ func (x *TrickleRequest) String() string {
 func (*TrickleRequest) ProtoMessage() {}
 
 func (x *TrickleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cascade_v1_signal_proto_msgTypes[6]
+	mi := &file_cascade_v1_signal_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1070,7 +1502,7 @@ func (x *TrickleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrickleRequest.ProtoReflect.Descriptor instead.
 func (*TrickleRequest) Descriptor() ([]byte, []int) {
-	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{6}
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TrickleRequest) GetTarget() SignalTarget {
@@ -1103,7 +1535,7 @@ type AddTrackRequest struct {
 
 func (x *AddTrackRequest) Reset() {
 	*x = AddTrackRequest{}
-	mi := &file_cascade_v1_signal_proto_msgTypes[7]
+	mi := &file_cascade_v1_signal_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1115,7 +1547,7 @@ func (x *AddTrackRequest) String() string {
 func (*AddTrackRequest) ProtoMessage() {}
 
 func (x *AddTrackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cascade_v1_signal_proto_msgTypes[7]
+	mi := &file_cascade_v1_signal_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1128,7 +1560,7 @@ func (x *AddTrackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddTrackRequest.ProtoReflect.Descriptor instead.
 func (*AddTrackRequest) Descriptor() ([]byte, []int) {
-	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{7}
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *AddTrackRequest) GetCid() string {
@@ -1197,7 +1629,7 @@ type TrackPublishedResponse struct {
 
 func (x *TrackPublishedResponse) Reset() {
 	*x = TrackPublishedResponse{}
-	mi := &file_cascade_v1_signal_proto_msgTypes[8]
+	mi := &file_cascade_v1_signal_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1209,7 +1641,7 @@ func (x *TrackPublishedResponse) String() string {
 func (*TrackPublishedResponse) ProtoMessage() {}
 
 func (x *TrackPublishedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cascade_v1_signal_proto_msgTypes[8]
+	mi := &file_cascade_v1_signal_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1222,7 +1654,7 @@ func (x *TrackPublishedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrackPublishedResponse.ProtoReflect.Descriptor instead.
 func (*TrackPublishedResponse) Descriptor() ([]byte, []int) {
-	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{8}
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TrackPublishedResponse) GetCid() string {
@@ -1249,7 +1681,7 @@ type MuteTrackRequest struct {
 
 func (x *MuteTrackRequest) Reset() {
 	*x = MuteTrackRequest{}
-	mi := &file_cascade_v1_signal_proto_msgTypes[9]
+	mi := &file_cascade_v1_signal_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1261,7 +1693,7 @@ func (x *MuteTrackRequest) String() string {
 func (*MuteTrackRequest) ProtoMessage() {}
 
 func (x *MuteTrackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cascade_v1_signal_proto_msgTypes[9]
+	mi := &file_cascade_v1_signal_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1274,7 +1706,7 @@ func (x *MuteTrackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MuteTrackRequest.ProtoReflect.Descriptor instead.
 func (*MuteTrackRequest) Descriptor() ([]byte, []int) {
-	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{9}
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *MuteTrackRequest) GetTrackSid() string {
@@ -1300,7 +1732,7 @@ type UnpublishTrackRequest struct {
 
 func (x *UnpublishTrackRequest) Reset() {
 	*x = UnpublishTrackRequest{}
-	mi := &file_cascade_v1_signal_proto_msgTypes[10]
+	mi := &file_cascade_v1_signal_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1312,7 +1744,7 @@ func (x *UnpublishTrackRequest) String() string {
 func (*UnpublishTrackRequest) ProtoMessage() {}
 
 func (x *UnpublishTrackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cascade_v1_signal_proto_msgTypes[10]
+	mi := &file_cascade_v1_signal_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1325,7 +1757,7 @@ func (x *UnpublishTrackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnpublishTrackRequest.ProtoReflect.Descriptor instead.
 func (*UnpublishTrackRequest) Descriptor() ([]byte, []int) {
-	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{10}
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UnpublishTrackRequest) GetTrackSid() string {
@@ -1345,7 +1777,7 @@ type UpdateSubscription struct {
 
 func (x *UpdateSubscription) Reset() {
 	*x = UpdateSubscription{}
-	mi := &file_cascade_v1_signal_proto_msgTypes[11]
+	mi := &file_cascade_v1_signal_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1357,7 +1789,7 @@ func (x *UpdateSubscription) String() string {
 func (*UpdateSubscription) ProtoMessage() {}
 
 func (x *UpdateSubscription) ProtoReflect() protoreflect.Message {
-	mi := &file_cascade_v1_signal_proto_msgTypes[11]
+	mi := &file_cascade_v1_signal_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1370,7 +1802,7 @@ func (x *UpdateSubscription) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSubscription.ProtoReflect.Descriptor instead.
 func (*UpdateSubscription) Descriptor() ([]byte, []int) {
-	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{11}
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UpdateSubscription) GetTrackSids() []string {
@@ -1398,7 +1830,7 @@ type SubscriptionResponse struct {
 
 func (x *SubscriptionResponse) Reset() {
 	*x = SubscriptionResponse{}
-	mi := &file_cascade_v1_signal_proto_msgTypes[12]
+	mi := &file_cascade_v1_signal_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1410,7 +1842,7 @@ func (x *SubscriptionResponse) String() string {
 func (*SubscriptionResponse) ProtoMessage() {}
 
 func (x *SubscriptionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cascade_v1_signal_proto_msgTypes[12]
+	mi := &file_cascade_v1_signal_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1423,7 +1855,7 @@ func (x *SubscriptionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscriptionResponse.ProtoReflect.Descriptor instead.
 func (*SubscriptionResponse) Descriptor() ([]byte, []int) {
-	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{12}
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SubscriptionResponse) GetTrackSid() string {
@@ -1456,7 +1888,7 @@ type LeaveRequest struct {
 
 func (x *LeaveRequest) Reset() {
 	*x = LeaveRequest{}
-	mi := &file_cascade_v1_signal_proto_msgTypes[13]
+	mi := &file_cascade_v1_signal_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1468,7 +1900,7 @@ func (x *LeaveRequest) String() string {
 func (*LeaveRequest) ProtoMessage() {}
 
 func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cascade_v1_signal_proto_msgTypes[13]
+	mi := &file_cascade_v1_signal_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1481,7 +1913,7 @@ func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveRequest.ProtoReflect.Descriptor instead.
 func (*LeaveRequest) Descriptor() ([]byte, []int) {
-	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{13}
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *LeaveRequest) GetReason() string {
@@ -1501,7 +1933,7 @@ type LeaveResponse struct {
 
 func (x *LeaveResponse) Reset() {
 	*x = LeaveResponse{}
-	mi := &file_cascade_v1_signal_proto_msgTypes[14]
+	mi := &file_cascade_v1_signal_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1513,7 +1945,7 @@ func (x *LeaveResponse) String() string {
 func (*LeaveResponse) ProtoMessage() {}
 
 func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cascade_v1_signal_proto_msgTypes[14]
+	mi := &file_cascade_v1_signal_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1526,7 +1958,7 @@ func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveResponse.ProtoReflect.Descriptor instead.
 func (*LeaveResponse) Descriptor() ([]byte, []int) {
-	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{14}
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *LeaveResponse) GetReason() LeaveReason {
@@ -1552,7 +1984,7 @@ type ParticipantJoined struct {
 
 func (x *ParticipantJoined) Reset() {
 	*x = ParticipantJoined{}
-	mi := &file_cascade_v1_signal_proto_msgTypes[15]
+	mi := &file_cascade_v1_signal_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1564,7 +1996,7 @@ func (x *ParticipantJoined) String() string {
 func (*ParticipantJoined) ProtoMessage() {}
 
 func (x *ParticipantJoined) ProtoReflect() protoreflect.Message {
-	mi := &file_cascade_v1_signal_proto_msgTypes[15]
+	mi := &file_cascade_v1_signal_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1577,7 +2009,7 @@ func (x *ParticipantJoined) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParticipantJoined.ProtoReflect.Descriptor instead.
 func (*ParticipantJoined) Descriptor() ([]byte, []int) {
-	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{15}
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ParticipantJoined) GetParticipant() *ParticipantInfo {
@@ -1598,7 +2030,7 @@ type ParticipantLeft struct {
 
 func (x *ParticipantLeft) Reset() {
 	*x = ParticipantLeft{}
-	mi := &file_cascade_v1_signal_proto_msgTypes[16]
+	mi := &file_cascade_v1_signal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1610,7 +2042,7 @@ func (x *ParticipantLeft) String() string {
 func (*ParticipantLeft) ProtoMessage() {}
 
 func (x *ParticipantLeft) ProtoReflect() protoreflect.Message {
-	mi := &file_cascade_v1_signal_proto_msgTypes[16]
+	mi := &file_cascade_v1_signal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1623,7 +2055,7 @@ func (x *ParticipantLeft) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParticipantLeft.ProtoReflect.Descriptor instead.
 func (*ParticipantLeft) Descriptor() ([]byte, []int) {
-	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{16}
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ParticipantLeft) GetParticipantSid() string {
@@ -1656,7 +2088,7 @@ type ParticipantUpdated struct {
 
 func (x *ParticipantUpdated) Reset() {
 	*x = ParticipantUpdated{}
-	mi := &file_cascade_v1_signal_proto_msgTypes[17]
+	mi := &file_cascade_v1_signal_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1668,7 +2100,7 @@ func (x *ParticipantUpdated) String() string {
 func (*ParticipantUpdated) ProtoMessage() {}
 
 func (x *ParticipantUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_cascade_v1_signal_proto_msgTypes[17]
+	mi := &file_cascade_v1_signal_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1681,7 +2113,7 @@ func (x *ParticipantUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParticipantUpdated.ProtoReflect.Descriptor instead.
 func (*ParticipantUpdated) Descriptor() ([]byte, []int) {
-	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{17}
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ParticipantUpdated) GetParticipant() *ParticipantInfo {
@@ -1701,7 +2133,7 @@ type TrackPublished struct {
 
 func (x *TrackPublished) Reset() {
 	*x = TrackPublished{}
-	mi := &file_cascade_v1_signal_proto_msgTypes[18]
+	mi := &file_cascade_v1_signal_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1713,7 +2145,7 @@ func (x *TrackPublished) String() string {
 func (*TrackPublished) ProtoMessage() {}
 
 func (x *TrackPublished) ProtoReflect() protoreflect.Message {
-	mi := &file_cascade_v1_signal_proto_msgTypes[18]
+	mi := &file_cascade_v1_signal_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1726,7 +2158,7 @@ func (x *TrackPublished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrackPublished.ProtoReflect.Descriptor instead.
 func (*TrackPublished) Descriptor() ([]byte, []int) {
-	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{18}
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *TrackPublished) GetParticipantSid() string {
@@ -1753,7 +2185,7 @@ type TrackUnpublished struct {
 
 func (x *TrackUnpublished) Reset() {
 	*x = TrackUnpublished{}
-	mi := &file_cascade_v1_signal_proto_msgTypes[19]
+	mi := &file_cascade_v1_signal_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1765,7 +2197,7 @@ func (x *TrackUnpublished) String() string {
 func (*TrackUnpublished) ProtoMessage() {}
 
 func (x *TrackUnpublished) ProtoReflect() protoreflect.Message {
-	mi := &file_cascade_v1_signal_proto_msgTypes[19]
+	mi := &file_cascade_v1_signal_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1778,7 +2210,7 @@ func (x *TrackUnpublished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrackUnpublished.ProtoReflect.Descriptor instead.
 func (*TrackUnpublished) Descriptor() ([]byte, []int) {
-	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{19}
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *TrackUnpublished) GetParticipantSid() string {
@@ -1806,7 +2238,7 @@ type TrackMuted struct {
 
 func (x *TrackMuted) Reset() {
 	*x = TrackMuted{}
-	mi := &file_cascade_v1_signal_proto_msgTypes[20]
+	mi := &file_cascade_v1_signal_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1818,7 +2250,7 @@ func (x *TrackMuted) String() string {
 func (*TrackMuted) ProtoMessage() {}
 
 func (x *TrackMuted) ProtoReflect() protoreflect.Message {
-	mi := &file_cascade_v1_signal_proto_msgTypes[20]
+	mi := &file_cascade_v1_signal_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1831,7 +2263,7 @@ func (x *TrackMuted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrackMuted.ProtoReflect.Descriptor instead.
 func (*TrackMuted) Descriptor() ([]byte, []int) {
-	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{20}
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *TrackMuted) GetParticipantSid() string {
@@ -1864,7 +2296,7 @@ type SpeakersChanged struct {
 
 func (x *SpeakersChanged) Reset() {
 	*x = SpeakersChanged{}
-	mi := &file_cascade_v1_signal_proto_msgTypes[21]
+	mi := &file_cascade_v1_signal_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1876,7 +2308,7 @@ func (x *SpeakersChanged) String() string {
 func (*SpeakersChanged) ProtoMessage() {}
 
 func (x *SpeakersChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_cascade_v1_signal_proto_msgTypes[21]
+	mi := &file_cascade_v1_signal_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1889,7 +2321,7 @@ func (x *SpeakersChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpeakersChanged.ProtoReflect.Descriptor instead.
 func (*SpeakersChanged) Descriptor() ([]byte, []int) {
-	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{21}
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SpeakersChanged) GetSpeakers() []*SpeakerInfo {
@@ -1908,7 +2340,7 @@ type Ping struct {
 
 func (x *Ping) Reset() {
 	*x = Ping{}
-	mi := &file_cascade_v1_signal_proto_msgTypes[22]
+	mi := &file_cascade_v1_signal_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1920,7 +2352,7 @@ func (x *Ping) String() string {
 func (*Ping) ProtoMessage() {}
 
 func (x *Ping) ProtoReflect() protoreflect.Message {
-	mi := &file_cascade_v1_signal_proto_msgTypes[22]
+	mi := &file_cascade_v1_signal_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1933,7 +2365,7 @@ func (x *Ping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ping.ProtoReflect.Descriptor instead.
 func (*Ping) Descriptor() ([]byte, []int) {
-	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{22}
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Ping) GetTimestampMs() int64 {
@@ -1953,7 +2385,7 @@ type Pong struct {
 
 func (x *Pong) Reset() {
 	*x = Pong{}
-	mi := &file_cascade_v1_signal_proto_msgTypes[23]
+	mi := &file_cascade_v1_signal_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1965,7 +2397,7 @@ func (x *Pong) String() string {
 func (*Pong) ProtoMessage() {}
 
 func (x *Pong) ProtoReflect() protoreflect.Message {
-	mi := &file_cascade_v1_signal_proto_msgTypes[23]
+	mi := &file_cascade_v1_signal_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1978,7 +2410,7 @@ func (x *Pong) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pong.ProtoReflect.Descriptor instead.
 func (*Pong) Descriptor() ([]byte, []int) {
-	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{23}
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Pong) GetTimestampMs() int64 {
@@ -2006,7 +2438,7 @@ type SignalError struct {
 
 func (x *SignalError) Reset() {
 	*x = SignalError{}
-	mi := &file_cascade_v1_signal_proto_msgTypes[24]
+	mi := &file_cascade_v1_signal_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2018,7 +2450,7 @@ func (x *SignalError) String() string {
 func (*SignalError) ProtoMessage() {}
 
 func (x *SignalError) ProtoReflect() protoreflect.Message {
-	mi := &file_cascade_v1_signal_proto_msgTypes[24]
+	mi := &file_cascade_v1_signal_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2031,7 +2463,7 @@ func (x *SignalError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignalError.ProtoReflect.Descriptor instead.
 func (*SignalError) Descriptor() ([]byte, []int) {
-	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{24}
+	return file_cascade_v1_signal_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SignalError) GetCode() ErrorCode {
@@ -2060,7 +2492,7 @@ var File_cascade_v1_signal_proto protoreflect.FileDescriptor
 const file_cascade_v1_signal_proto_rawDesc = "" +
 	"\n" +
 	"\x17cascade/v1/signal.proto\x12\n" +
-	"cascade.v1\x1a\x17cascade/v1/models.proto\"\xc6\x04\n" +
+	"cascade.v1\x1a\x17cascade/v1/models.proto\"\x90\x05\n" +
 	"\rSignalRequest\x12-\n" +
 	"\x04join\x18\x01 \x01(\v2\x17.cascade.v1.JoinRequestH\x00R\x04join\x126\n" +
 	"\x05offer\x18\x02 \x01(\v2\x1e.cascade.v1.SessionDescriptionH\x00R\x05offer\x128\n" +
@@ -2072,8 +2504,9 @@ const file_cascade_v1_signal_proto_rawDesc = "" +
 	"\tunpublish\x18\b \x01(\v2!.cascade.v1.UnpublishTrackRequestH\x00R\tunpublish\x120\n" +
 	"\x05leave\x18\t \x01(\v2\x18.cascade.v1.LeaveRequestH\x00R\x05leave\x12&\n" +
 	"\x04ping\x18\n" +
-	" \x01(\v2\x10.cascade.v1.PingH\x00R\x04pingB\t\n" +
-	"\amessage\"\xa9\b\n" +
+	" \x01(\v2\x10.cascade.v1.PingH\x00R\x04ping\x12H\n" +
+	"\x0etrack_settings\x18\v \x01(\v2\x1f.cascade.v1.UpdateTrackSettingsH\x00R\rtrackSettingsB\t\n" +
+	"\amessage\"\xc0\t\n" +
 	"\x0eSignalResponse\x12.\n" +
 	"\x04join\x18\x01 \x01(\v2\x18.cascade.v1.JoinResponseH\x00R\x04join\x128\n" +
 	"\x06answer\x18\x02 \x01(\v2\x1e.cascade.v1.SessionDescriptionH\x00R\x06answer\x126\n" +
@@ -2092,8 +2525,36 @@ const file_cascade_v1_signal_proto_rawDesc = "" +
 	"\x05leave\x18\r \x01(\v2\x19.cascade.v1.LeaveResponseH\x00R\x05leave\x12&\n" +
 	"\x04pong\x18\x0e \x01(\v2\x10.cascade.v1.PongH\x00R\x04pong\x12/\n" +
 	"\x05error\x18\x0f \x01(\v2\x17.cascade.v1.SignalErrorH\x00R\x05error\x12F\n" +
-	"\fsubscription\x18\x10 \x01(\v2 .cascade.v1.SubscriptionResponseH\x00R\fsubscriptionB\t\n" +
-	"\amessage\"g\n" +
+	"\fsubscription\x18\x10 \x01(\v2 .cascade.v1.SubscriptionResponseH\x00R\fsubscription\x12Q\n" +
+	"\x11subscribed_layers\x18\x11 \x01(\v2\".cascade.v1.SubscribedLayersUpdateH\x00R\x10subscribedLayers\x12B\n" +
+	"\fstream_state\x18\x12 \x01(\v2\x1d.cascade.v1.StreamStateUpdateH\x00R\vstreamStateB\t\n" +
+	"\amessage\"\xb3\x01\n" +
+	"\x13UpdateTrackSettings\x12\x1d\n" +
+	"\n" +
+	"track_sids\x18\x01 \x03(\tR\ttrackSids\x12\x1a\n" +
+	"\bdisabled\x18\x02 \x01(\bR\bdisabled\x12\x14\n" +
+	"\x05width\x18\x03 \x01(\rR\x05width\x12\x16\n" +
+	"\x06height\x18\x04 \x01(\rR\x06height\x12\x17\n" +
+	"\amax_rid\x18\x05 \x01(\tR\x06maxRid\x12\x1a\n" +
+	"\bpriority\x18\x06 \x01(\x05R\bpriority\";\n" +
+	"\x0fSubscribedLayer\x12\x10\n" +
+	"\x03rid\x18\x01 \x01(\tR\x03rid\x12\x16\n" +
+	"\x06active\x18\x02 \x01(\bR\x06active\"j\n" +
+	"\x16SubscribedLayersUpdate\x12\x1b\n" +
+	"\ttrack_sid\x18\x01 \x01(\tR\btrackSid\x123\n" +
+	"\x06layers\x18\x02 \x03(\v2\x1b.cascade.v1.SubscribedLayerR\x06layers\"\xde\x01\n" +
+	"\x0fStreamStateInfo\x12'\n" +
+	"\x0fparticipant_sid\x18\x01 \x01(\tR\x0eparticipantSid\x12\x1b\n" +
+	"\ttrack_sid\x18\x02 \x01(\tR\btrackSid\x12-\n" +
+	"\x05state\x18\x03 \x01(\x0e2\x17.cascade.v1.StreamStateR\x05state\x12\x1f\n" +
+	"\vcurrent_rid\x18\x04 \x01(\tR\n" +
+	"currentRid\x12\x1d\n" +
+	"\n" +
+	"target_rid\x18\x05 \x01(\tR\ttargetRid\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\"m\n" +
+	"\x11StreamStateUpdate\x125\n" +
+	"\astreams\x18\x01 \x03(\v2\x1b.cascade.v1.StreamStateInfoR\astreams\x12!\n" +
+	"\festimate_bps\x18\x02 \x01(\x04R\vestimateBps\"g\n" +
 	"\vJoinRequest\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x16\n" +
 	"\x06client\x18\x02 \x01(\tR\x06client\x12*\n" +
@@ -2181,7 +2642,11 @@ const file_cascade_v1_signal_proto_rawDesc = "" +
 	"\vSignalError\x12)\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x15.cascade.v1.ErrorCodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x18\n" +
-	"\arequest\x18\x03 \x01(\tR\arequest*I\n" +
+	"\arequest\x18\x03 \x01(\tR\arequest*m\n" +
+	"\vStreamState\x12\x17\n" +
+	"\x13STREAM_STATE_ACTIVE\x10\x00\x12!\n" +
+	"\x1dSTREAM_STATE_PAUSED_BANDWIDTH\x10\x01\x12\"\n" +
+	"\x1eSTREAM_STATE_PAUSED_PREFERENCE\x10\x02*I\n" +
 	"\fSignalTarget\x12\x1b\n" +
 	"\x17SIGNAL_TARGET_PUBLISHER\x10\x00\x12\x1c\n" +
 	"\x18SIGNAL_TARGET_SUBSCRIBER\x10\x01*\x89\x02\n" +
@@ -2228,96 +2693,108 @@ func file_cascade_v1_signal_proto_rawDescGZIP() []byte {
 	return file_cascade_v1_signal_proto_rawDescData
 }
 
-var file_cascade_v1_signal_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_cascade_v1_signal_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_cascade_v1_signal_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_cascade_v1_signal_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_cascade_v1_signal_proto_goTypes = []any{
-	(SignalTarget)(0),              // 0: cascade.v1.SignalTarget
-	(LeaveReason)(0),               // 1: cascade.v1.LeaveReason
-	(ErrorCode)(0),                 // 2: cascade.v1.ErrorCode
-	(*SignalRequest)(nil),          // 3: cascade.v1.SignalRequest
-	(*SignalResponse)(nil),         // 4: cascade.v1.SignalResponse
-	(*JoinRequest)(nil),            // 5: cascade.v1.JoinRequest
-	(*JoinResponse)(nil),           // 6: cascade.v1.JoinResponse
-	(*SessionDescription)(nil),     // 7: cascade.v1.SessionDescription
-	(*IceCandidate)(nil),           // 8: cascade.v1.IceCandidate
-	(*TrickleRequest)(nil),         // 9: cascade.v1.TrickleRequest
-	(*AddTrackRequest)(nil),        // 10: cascade.v1.AddTrackRequest
-	(*TrackPublishedResponse)(nil), // 11: cascade.v1.TrackPublishedResponse
-	(*MuteTrackRequest)(nil),       // 12: cascade.v1.MuteTrackRequest
-	(*UnpublishTrackRequest)(nil),  // 13: cascade.v1.UnpublishTrackRequest
-	(*UpdateSubscription)(nil),     // 14: cascade.v1.UpdateSubscription
-	(*SubscriptionResponse)(nil),   // 15: cascade.v1.SubscriptionResponse
-	(*LeaveRequest)(nil),           // 16: cascade.v1.LeaveRequest
-	(*LeaveResponse)(nil),          // 17: cascade.v1.LeaveResponse
-	(*ParticipantJoined)(nil),      // 18: cascade.v1.ParticipantJoined
-	(*ParticipantLeft)(nil),        // 19: cascade.v1.ParticipantLeft
-	(*ParticipantUpdated)(nil),     // 20: cascade.v1.ParticipantUpdated
-	(*TrackPublished)(nil),         // 21: cascade.v1.TrackPublished
-	(*TrackUnpublished)(nil),       // 22: cascade.v1.TrackUnpublished
-	(*TrackMuted)(nil),             // 23: cascade.v1.TrackMuted
-	(*SpeakersChanged)(nil),        // 24: cascade.v1.SpeakersChanged
-	(*Ping)(nil),                   // 25: cascade.v1.Ping
-	(*Pong)(nil),                   // 26: cascade.v1.Pong
-	(*SignalError)(nil),            // 27: cascade.v1.SignalError
-	(*Room)(nil),                   // 28: cascade.v1.Room
-	(*ParticipantInfo)(nil),        // 29: cascade.v1.ParticipantInfo
-	(*IceServer)(nil),              // 30: cascade.v1.IceServer
-	(TrackKind)(0),                 // 31: cascade.v1.TrackKind
-	(TrackSource)(0),               // 32: cascade.v1.TrackSource
-	(*VideoLayer)(nil),             // 33: cascade.v1.VideoLayer
-	(*TrackInfo)(nil),              // 34: cascade.v1.TrackInfo
-	(*SpeakerInfo)(nil),            // 35: cascade.v1.SpeakerInfo
+	(StreamState)(0),               // 0: cascade.v1.StreamState
+	(SignalTarget)(0),              // 1: cascade.v1.SignalTarget
+	(LeaveReason)(0),               // 2: cascade.v1.LeaveReason
+	(ErrorCode)(0),                 // 3: cascade.v1.ErrorCode
+	(*SignalRequest)(nil),          // 4: cascade.v1.SignalRequest
+	(*SignalResponse)(nil),         // 5: cascade.v1.SignalResponse
+	(*UpdateTrackSettings)(nil),    // 6: cascade.v1.UpdateTrackSettings
+	(*SubscribedLayer)(nil),        // 7: cascade.v1.SubscribedLayer
+	(*SubscribedLayersUpdate)(nil), // 8: cascade.v1.SubscribedLayersUpdate
+	(*StreamStateInfo)(nil),        // 9: cascade.v1.StreamStateInfo
+	(*StreamStateUpdate)(nil),      // 10: cascade.v1.StreamStateUpdate
+	(*JoinRequest)(nil),            // 11: cascade.v1.JoinRequest
+	(*JoinResponse)(nil),           // 12: cascade.v1.JoinResponse
+	(*SessionDescription)(nil),     // 13: cascade.v1.SessionDescription
+	(*IceCandidate)(nil),           // 14: cascade.v1.IceCandidate
+	(*TrickleRequest)(nil),         // 15: cascade.v1.TrickleRequest
+	(*AddTrackRequest)(nil),        // 16: cascade.v1.AddTrackRequest
+	(*TrackPublishedResponse)(nil), // 17: cascade.v1.TrackPublishedResponse
+	(*MuteTrackRequest)(nil),       // 18: cascade.v1.MuteTrackRequest
+	(*UnpublishTrackRequest)(nil),  // 19: cascade.v1.UnpublishTrackRequest
+	(*UpdateSubscription)(nil),     // 20: cascade.v1.UpdateSubscription
+	(*SubscriptionResponse)(nil),   // 21: cascade.v1.SubscriptionResponse
+	(*LeaveRequest)(nil),           // 22: cascade.v1.LeaveRequest
+	(*LeaveResponse)(nil),          // 23: cascade.v1.LeaveResponse
+	(*ParticipantJoined)(nil),      // 24: cascade.v1.ParticipantJoined
+	(*ParticipantLeft)(nil),        // 25: cascade.v1.ParticipantLeft
+	(*ParticipantUpdated)(nil),     // 26: cascade.v1.ParticipantUpdated
+	(*TrackPublished)(nil),         // 27: cascade.v1.TrackPublished
+	(*TrackUnpublished)(nil),       // 28: cascade.v1.TrackUnpublished
+	(*TrackMuted)(nil),             // 29: cascade.v1.TrackMuted
+	(*SpeakersChanged)(nil),        // 30: cascade.v1.SpeakersChanged
+	(*Ping)(nil),                   // 31: cascade.v1.Ping
+	(*Pong)(nil),                   // 32: cascade.v1.Pong
+	(*SignalError)(nil),            // 33: cascade.v1.SignalError
+	(*Room)(nil),                   // 34: cascade.v1.Room
+	(*ParticipantInfo)(nil),        // 35: cascade.v1.ParticipantInfo
+	(*IceServer)(nil),              // 36: cascade.v1.IceServer
+	(TrackKind)(0),                 // 37: cascade.v1.TrackKind
+	(TrackSource)(0),               // 38: cascade.v1.TrackSource
+	(*VideoLayer)(nil),             // 39: cascade.v1.VideoLayer
+	(*TrackInfo)(nil),              // 40: cascade.v1.TrackInfo
+	(*SpeakerInfo)(nil),            // 41: cascade.v1.SpeakerInfo
 }
 var file_cascade_v1_signal_proto_depIdxs = []int32{
-	5,  // 0: cascade.v1.SignalRequest.join:type_name -> cascade.v1.JoinRequest
-	7,  // 1: cascade.v1.SignalRequest.offer:type_name -> cascade.v1.SessionDescription
-	7,  // 2: cascade.v1.SignalRequest.answer:type_name -> cascade.v1.SessionDescription
-	9,  // 3: cascade.v1.SignalRequest.trickle:type_name -> cascade.v1.TrickleRequest
-	10, // 4: cascade.v1.SignalRequest.add_track:type_name -> cascade.v1.AddTrackRequest
-	12, // 5: cascade.v1.SignalRequest.mute:type_name -> cascade.v1.MuteTrackRequest
-	14, // 6: cascade.v1.SignalRequest.subscription:type_name -> cascade.v1.UpdateSubscription
-	13, // 7: cascade.v1.SignalRequest.unpublish:type_name -> cascade.v1.UnpublishTrackRequest
-	16, // 8: cascade.v1.SignalRequest.leave:type_name -> cascade.v1.LeaveRequest
-	25, // 9: cascade.v1.SignalRequest.ping:type_name -> cascade.v1.Ping
-	6,  // 10: cascade.v1.SignalResponse.join:type_name -> cascade.v1.JoinResponse
-	7,  // 11: cascade.v1.SignalResponse.answer:type_name -> cascade.v1.SessionDescription
-	7,  // 12: cascade.v1.SignalResponse.offer:type_name -> cascade.v1.SessionDescription
-	9,  // 13: cascade.v1.SignalResponse.trickle:type_name -> cascade.v1.TrickleRequest
-	11, // 14: cascade.v1.SignalResponse.track_published:type_name -> cascade.v1.TrackPublishedResponse
-	18, // 15: cascade.v1.SignalResponse.participant_joined:type_name -> cascade.v1.ParticipantJoined
-	19, // 16: cascade.v1.SignalResponse.participant_left:type_name -> cascade.v1.ParticipantLeft
-	20, // 17: cascade.v1.SignalResponse.participant_updated:type_name -> cascade.v1.ParticipantUpdated
-	21, // 18: cascade.v1.SignalResponse.track_published_event:type_name -> cascade.v1.TrackPublished
-	22, // 19: cascade.v1.SignalResponse.track_unpublished:type_name -> cascade.v1.TrackUnpublished
-	23, // 20: cascade.v1.SignalResponse.track_muted:type_name -> cascade.v1.TrackMuted
-	24, // 21: cascade.v1.SignalResponse.speakers_changed:type_name -> cascade.v1.SpeakersChanged
-	17, // 22: cascade.v1.SignalResponse.leave:type_name -> cascade.v1.LeaveResponse
-	26, // 23: cascade.v1.SignalResponse.pong:type_name -> cascade.v1.Pong
-	27, // 24: cascade.v1.SignalResponse.error:type_name -> cascade.v1.SignalError
-	15, // 25: cascade.v1.SignalResponse.subscription:type_name -> cascade.v1.SubscriptionResponse
-	28, // 26: cascade.v1.JoinResponse.room:type_name -> cascade.v1.Room
-	29, // 27: cascade.v1.JoinResponse.participant:type_name -> cascade.v1.ParticipantInfo
-	29, // 28: cascade.v1.JoinResponse.others:type_name -> cascade.v1.ParticipantInfo
-	30, // 29: cascade.v1.JoinResponse.ice_servers:type_name -> cascade.v1.IceServer
-	0,  // 30: cascade.v1.TrickleRequest.target:type_name -> cascade.v1.SignalTarget
-	8,  // 31: cascade.v1.TrickleRequest.candidate:type_name -> cascade.v1.IceCandidate
-	31, // 32: cascade.v1.AddTrackRequest.kind:type_name -> cascade.v1.TrackKind
-	32, // 33: cascade.v1.AddTrackRequest.source:type_name -> cascade.v1.TrackSource
-	33, // 34: cascade.v1.AddTrackRequest.layers:type_name -> cascade.v1.VideoLayer
-	34, // 35: cascade.v1.TrackPublishedResponse.track:type_name -> cascade.v1.TrackInfo
-	27, // 36: cascade.v1.SubscriptionResponse.error:type_name -> cascade.v1.SignalError
-	1,  // 37: cascade.v1.LeaveResponse.reason:type_name -> cascade.v1.LeaveReason
-	29, // 38: cascade.v1.ParticipantJoined.participant:type_name -> cascade.v1.ParticipantInfo
-	1,  // 39: cascade.v1.ParticipantLeft.reason:type_name -> cascade.v1.LeaveReason
-	29, // 40: cascade.v1.ParticipantUpdated.participant:type_name -> cascade.v1.ParticipantInfo
-	34, // 41: cascade.v1.TrackPublished.track:type_name -> cascade.v1.TrackInfo
-	35, // 42: cascade.v1.SpeakersChanged.speakers:type_name -> cascade.v1.SpeakerInfo
-	2,  // 43: cascade.v1.SignalError.code:type_name -> cascade.v1.ErrorCode
-	44, // [44:44] is the sub-list for method output_type
-	44, // [44:44] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	11, // 0: cascade.v1.SignalRequest.join:type_name -> cascade.v1.JoinRequest
+	13, // 1: cascade.v1.SignalRequest.offer:type_name -> cascade.v1.SessionDescription
+	13, // 2: cascade.v1.SignalRequest.answer:type_name -> cascade.v1.SessionDescription
+	15, // 3: cascade.v1.SignalRequest.trickle:type_name -> cascade.v1.TrickleRequest
+	16, // 4: cascade.v1.SignalRequest.add_track:type_name -> cascade.v1.AddTrackRequest
+	18, // 5: cascade.v1.SignalRequest.mute:type_name -> cascade.v1.MuteTrackRequest
+	20, // 6: cascade.v1.SignalRequest.subscription:type_name -> cascade.v1.UpdateSubscription
+	19, // 7: cascade.v1.SignalRequest.unpublish:type_name -> cascade.v1.UnpublishTrackRequest
+	22, // 8: cascade.v1.SignalRequest.leave:type_name -> cascade.v1.LeaveRequest
+	31, // 9: cascade.v1.SignalRequest.ping:type_name -> cascade.v1.Ping
+	6,  // 10: cascade.v1.SignalRequest.track_settings:type_name -> cascade.v1.UpdateTrackSettings
+	12, // 11: cascade.v1.SignalResponse.join:type_name -> cascade.v1.JoinResponse
+	13, // 12: cascade.v1.SignalResponse.answer:type_name -> cascade.v1.SessionDescription
+	13, // 13: cascade.v1.SignalResponse.offer:type_name -> cascade.v1.SessionDescription
+	15, // 14: cascade.v1.SignalResponse.trickle:type_name -> cascade.v1.TrickleRequest
+	17, // 15: cascade.v1.SignalResponse.track_published:type_name -> cascade.v1.TrackPublishedResponse
+	24, // 16: cascade.v1.SignalResponse.participant_joined:type_name -> cascade.v1.ParticipantJoined
+	25, // 17: cascade.v1.SignalResponse.participant_left:type_name -> cascade.v1.ParticipantLeft
+	26, // 18: cascade.v1.SignalResponse.participant_updated:type_name -> cascade.v1.ParticipantUpdated
+	27, // 19: cascade.v1.SignalResponse.track_published_event:type_name -> cascade.v1.TrackPublished
+	28, // 20: cascade.v1.SignalResponse.track_unpublished:type_name -> cascade.v1.TrackUnpublished
+	29, // 21: cascade.v1.SignalResponse.track_muted:type_name -> cascade.v1.TrackMuted
+	30, // 22: cascade.v1.SignalResponse.speakers_changed:type_name -> cascade.v1.SpeakersChanged
+	23, // 23: cascade.v1.SignalResponse.leave:type_name -> cascade.v1.LeaveResponse
+	32, // 24: cascade.v1.SignalResponse.pong:type_name -> cascade.v1.Pong
+	33, // 25: cascade.v1.SignalResponse.error:type_name -> cascade.v1.SignalError
+	21, // 26: cascade.v1.SignalResponse.subscription:type_name -> cascade.v1.SubscriptionResponse
+	8,  // 27: cascade.v1.SignalResponse.subscribed_layers:type_name -> cascade.v1.SubscribedLayersUpdate
+	10, // 28: cascade.v1.SignalResponse.stream_state:type_name -> cascade.v1.StreamStateUpdate
+	7,  // 29: cascade.v1.SubscribedLayersUpdate.layers:type_name -> cascade.v1.SubscribedLayer
+	0,  // 30: cascade.v1.StreamStateInfo.state:type_name -> cascade.v1.StreamState
+	9,  // 31: cascade.v1.StreamStateUpdate.streams:type_name -> cascade.v1.StreamStateInfo
+	34, // 32: cascade.v1.JoinResponse.room:type_name -> cascade.v1.Room
+	35, // 33: cascade.v1.JoinResponse.participant:type_name -> cascade.v1.ParticipantInfo
+	35, // 34: cascade.v1.JoinResponse.others:type_name -> cascade.v1.ParticipantInfo
+	36, // 35: cascade.v1.JoinResponse.ice_servers:type_name -> cascade.v1.IceServer
+	1,  // 36: cascade.v1.TrickleRequest.target:type_name -> cascade.v1.SignalTarget
+	14, // 37: cascade.v1.TrickleRequest.candidate:type_name -> cascade.v1.IceCandidate
+	37, // 38: cascade.v1.AddTrackRequest.kind:type_name -> cascade.v1.TrackKind
+	38, // 39: cascade.v1.AddTrackRequest.source:type_name -> cascade.v1.TrackSource
+	39, // 40: cascade.v1.AddTrackRequest.layers:type_name -> cascade.v1.VideoLayer
+	40, // 41: cascade.v1.TrackPublishedResponse.track:type_name -> cascade.v1.TrackInfo
+	33, // 42: cascade.v1.SubscriptionResponse.error:type_name -> cascade.v1.SignalError
+	2,  // 43: cascade.v1.LeaveResponse.reason:type_name -> cascade.v1.LeaveReason
+	35, // 44: cascade.v1.ParticipantJoined.participant:type_name -> cascade.v1.ParticipantInfo
+	2,  // 45: cascade.v1.ParticipantLeft.reason:type_name -> cascade.v1.LeaveReason
+	35, // 46: cascade.v1.ParticipantUpdated.participant:type_name -> cascade.v1.ParticipantInfo
+	40, // 47: cascade.v1.TrackPublished.track:type_name -> cascade.v1.TrackInfo
+	41, // 48: cascade.v1.SpeakersChanged.speakers:type_name -> cascade.v1.SpeakerInfo
+	3,  // 49: cascade.v1.SignalError.code:type_name -> cascade.v1.ErrorCode
+	50, // [50:50] is the sub-list for method output_type
+	50, // [50:50] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_cascade_v1_signal_proto_init() }
@@ -2337,6 +2814,7 @@ func file_cascade_v1_signal_proto_init() {
 		(*SignalRequest_Unpublish)(nil),
 		(*SignalRequest_Leave)(nil),
 		(*SignalRequest_Ping)(nil),
+		(*SignalRequest_TrackSettings)(nil),
 	}
 	file_cascade_v1_signal_proto_msgTypes[1].OneofWrappers = []any{
 		(*SignalResponse_Join)(nil),
@@ -2355,14 +2833,16 @@ func file_cascade_v1_signal_proto_init() {
 		(*SignalResponse_Pong)(nil),
 		(*SignalResponse_Error)(nil),
 		(*SignalResponse_Subscription)(nil),
+		(*SignalResponse_SubscribedLayers)(nil),
+		(*SignalResponse_StreamState)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cascade_v1_signal_proto_rawDesc), len(file_cascade_v1_signal_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   25,
+			NumEnums:      4,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
