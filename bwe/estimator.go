@@ -1,0 +1,264 @@
+package bwe
+
+import (
+	"errors"
+	"math"
+	"time"
+)
+
+// Config bounds an estimator. Zero values take the defaults.
+type Config struct {
+	InitialBps int // default 1 Mbit/s
+	MinBps     int // default 50 kbit/s
+	MaxBps     int // default 20 Mbit/s
+}
+
+func (c *Config) setDefaults() {
+	if c.InitialBps == 0 {
+		c.InitialBps = 1_000_000
+	}
+	if c.MinBps == 0 {
+		c.MinBps = 50_000
+	}
+	if c.MaxBps == 0 {
+		c.MaxBps = 20_000_000
+	}
+}
+
+// Validate checks the config.
+func (c Config) Validate() error {
+	if c.InitialBps < 0 || c.MinBps < 0 || c.MaxBps < 0 {
+		return errors.New("bwe: negative bitrate")
+	}
+	if c.MaxBps != 0 && c.MinBps > c.MaxBps {
+		return errors.New("bwe: min above max")
+	}
+	return nil
+}
+
+type rateState int
+
+const (
+	stateHold rateState = iota
+	stateIncrease
+	stateDecrease
+)
+
+const (
+	ackedWindow       = 500 * time.Millisecond
+	lossWindow        = time.Second
+	decreaseFactor    = 0.85 // of the acknowledged rate on overuse (section 6)
+	increasePerSecond = 1.08 // multiplicative increase far from the last decrease
+	lossHigh          = 0.10
+	lossLow           = 0.02
+	probeMinPackets   = 5
+)
+
+type acked struct {
+	at   time.Time
+	size int
+}
+
+// Estimator turns transport-wide feedback (or REMB) into a bandwidth estimate for one
+// subscriber connection.
+type Estimator struct {
+	cfg Config
+	tl  *trendline
+
+	delayBps   float64
+	lossBps    float64
+	state      rateState
+	lastUpdate time.Time
+	lastChange time.Time
+	// lastDecreaseBps is the rate at the last overuse: growth slows near it.
+	lastDecreaseBps float64
+	rtt             time.Duration
+
+	ackedLog []acked // received packets within ackedWindow, by arrival
+	ackedBps float64
+
+	lossSent, lossLost int
+	lossStart          time.Time
+	lastLossChange     time.Time
+	lossFrac           float64
+
+	remb       bool // estimate comes from REMB: no TWCC
+	lastSignal Signal
+}
+
+// NewEstimator returns an estimator starting at cfg.InitialBps.
+func NewEstimator(cfg Config) *Estimator {
+	cfg.setDefaults()
+	return &Estimator{cfg: cfg, tl: newTrendline(), delayBps: float64(cfg.InitialBps), lossBps: float64(cfg.InitialBps),
+		rtt: 100 * time.Millisecond}
+}
+
+// Estimate is the current estimate in bits per second.
+func (e *Estimator) Estimate() int {
+	v := math.Min(e.delayBps, e.lossBps)
+	return int(math.Max(float64(e.cfg.MinBps), math.Min(float64(e.cfg.MaxBps), v)))
+}
+
+// Signal is the delay-based detector's last reading.
+func (e *Estimator) Signal() Signal { return e.lastSignal }
+
+// AckedBps is the rate the receiver has been receiving at.
+func (e *Estimator) AckedBps() int { return int(e.ackedBps) }
+
+// LossFraction is the share of packets lost over the last feedback window.
+func (e *Estimator) LossFraction() float64 { return e.lossFrac }
+
+// SetRTT updates the round-trip time (from RTCP receiver reports).
+func (e *Estimator) SetRTT(rtt time.Duration) {
+	if rtt > 0 && rtt < 10*time.Second {
+		e.rtt = rtt
+	}
+}
+
+// OnREMB uses a receiver's own estimate (REMB) for a subscriber that offers no
+// transport-wide feedback.
+func (e *Estimator) OnREMB(now time.Time, bps int) {
+	e.remb = true
+	e.delayBps = float64(bps)
+	e.lossBps = math.Max(e.lossBps, float64(bps))
+	e.lastUpdate = now
+}
+
+// OnFeedback processes one feedback report's packets, in transport sequence order.
+func (e *Estimator) OnFeedback(now time.Time, results []PacketResult) {
+	if len(results) == 0 {
+		return
+	}
+	var probeBytes, probeN int
+	var probeFirst, probeLast time.Time
+	for _, r := range results {
+		e.lossSent++
+		if !r.Received {
+			e.lossLost++
+			continue
+		}
+		e.tl.add(r)
+		e.ackedLog = append(e.ackedLog, acked{at: r.Arrival, size: r.Size})
+		if r.Probe {
+			if probeN == 0 || r.Arrival.Before(probeFirst) {
+				probeFirst = r.Arrival
+			}
+			if r.Arrival.After(probeLast) {
+				probeLast = r.Arrival
+			}
+			probeBytes += r.Size
+			probeN++
+		}
+	}
+	e.updateAcked()
+	signal := e.tl.signal
+	e.lastSignal = signal
+	e.updateDelayBased(now, signal)
+	// A probe cluster that arrived as fast as it was sent proves that rate (section 7's
+	// probing, simplified): take it at once instead of growing toward it.
+	if probeN >= probeMinPackets && signal != SignalOveruse {
+		if span := probeLast.Sub(probeFirst); span > 0 {
+			rate := float64(probeBytes*8) / span.Seconds() * 0.95
+			if rate > e.delayBps {
+				e.delayBps = math.Min(rate, float64(e.cfg.MaxBps))
+				e.lossBps = math.Max(e.lossBps, e.delayBps)
+			}
+		}
+	}
+	e.updateLossBased(now)
+}
+
+func (e *Estimator) updateAcked() {
+	if len(e.ackedLog) == 0 {
+		return
+	}
+	latest := e.ackedLog[0].at
+	for _, a := range e.ackedLog {
+		latest = maxTime(latest, a.at)
+	}
+	cut := 0
+	for cut < len(e.ackedLog) && latest.Sub(e.ackedLog[cut].at) > ackedWindow {
+		cut++
+	}
+	e.ackedLog = append(e.ackedLog[:0], e.ackedLog[cut:]...)
+	var bytes int
+	for _, a := range e.ackedLog {
+		bytes += a.size
+	}
+	e.ackedBps = float64(bytes*8) / ackedWindow.Seconds()
+}
+
+// updateDelayBased is the AIMD rate controller (draft-ietf-rmcat-gcc-02 section 6).
+func (e *Estimator) updateDelayBased(now time.Time, s Signal) {
+	if e.remb {
+		return
+	}
+	if e.lastUpdate.IsZero() {
+		e.lastUpdate = now
+	}
+	dt := now.Sub(e.lastUpdate).Seconds()
+	e.lastUpdate = now
+	switch s {
+	case SignalOveruse:
+		if e.state != stateDecrease || now.Sub(e.lastChange) > e.rtt+100*time.Millisecond {
+			base := e.ackedBps
+			if base <= 0 {
+				base = e.delayBps
+			}
+			next := decreaseFactor * base
+			if next < e.delayBps {
+				e.delayBps = next
+			}
+			e.lastDecreaseBps = e.delayBps
+			e.state = stateDecrease
+			e.lastChange = now
+		}
+		return
+	case SignalUnderuse:
+		e.state = stateHold
+		return
+	}
+	if e.state == stateDecrease && now.Sub(e.lastChange) < e.rtt {
+		return
+	}
+	e.state = stateIncrease
+	dt = math.Min(dt, 1)
+	if e.lastDecreaseBps > 0 && e.delayBps < 1.3*e.lastDecreaseBps && e.delayBps > 0.7*e.lastDecreaseBps {
+		// Near the rate that last caused queuing: grow by about one packet per round trip.
+		perRTT := 1200.0 * 8
+		e.delayBps += perRTT * dt / math.Max(e.rtt.Seconds()+0.1, 0.1)
+	} else {
+		e.delayBps *= math.Pow(increasePerSecond, dt)
+	}
+	// Never run far ahead of what is actually getting through.
+	if e.ackedBps > 0 {
+		e.delayBps = math.Min(e.delayBps, 1.5*e.ackedBps+10_000)
+	}
+	e.delayBps = math.Max(e.delayBps, float64(e.cfg.MinBps))
+}
+
+// updateLossBased lowers the estimate under heavy loss and lets it recover under light
+// loss (section 6, loss-based control).
+func (e *Estimator) updateLossBased(now time.Time) {
+	if e.lossStart.IsZero() {
+		e.lossStart = now
+	}
+	if now.Sub(e.lossStart) < lossWindow && e.lossSent < 100 {
+		return
+	}
+	if e.lossSent > 0 {
+		e.lossFrac = float64(e.lossLost) / float64(e.lossSent)
+	}
+	e.lossSent, e.lossLost = 0, 0
+	e.lossStart = now
+	switch {
+	case e.lossFrac > lossHigh:
+		if now.Sub(e.lastLossChange) > 300*time.Millisecond+e.rtt {
+			e.lossBps = math.Min(e.lossBps, e.delayBps) * (1 - 0.5*e.lossFrac)
+			e.lastLossChange = now
+		}
+	case e.lossFrac < lossLow:
+		e.lossBps = math.Max(e.lossBps*1.08, e.delayBps)
+	}
+	e.lossBps = math.Max(e.lossBps, float64(e.cfg.MinBps))
+}
