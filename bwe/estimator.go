@@ -52,6 +52,9 @@ const (
 	lossHigh          = 0.10
 	lossLow           = 0.02
 	probeMinPackets   = 5
+	// convergenceMemory is how long the rate of the last overuse slows growth near it;
+	// after that the link may well have changed.
+	convergenceMemory = 3 * time.Second
 )
 
 type acked struct {
@@ -84,6 +87,10 @@ type Estimator struct {
 
 	remb       bool // estimate comes from REMB: no TWCC
 	lastSignal Signal
+
+	// The probe cluster being received: it may span several feedback reports.
+	probeBytes, probeN    int
+	probeFirst, probeLast time.Time
 }
 
 // NewEstimator returns an estimator starting at cfg.InitialBps.
@@ -129,8 +136,7 @@ func (e *Estimator) OnFeedback(now time.Time, results []PacketResult) {
 	if len(results) == 0 {
 		return
 	}
-	var probeBytes, probeN int
-	var probeFirst, probeLast time.Time
+	sawProbe := false
 	for _, r := range results {
 		e.lossSent++
 		if !r.Received {
@@ -140,14 +146,15 @@ func (e *Estimator) OnFeedback(now time.Time, results []PacketResult) {
 		e.tl.add(r)
 		e.ackedLog = append(e.ackedLog, acked{at: r.Arrival, size: r.Size})
 		if r.Probe {
-			if probeN == 0 || r.Arrival.Before(probeFirst) {
-				probeFirst = r.Arrival
+			sawProbe = true
+			if e.probeN == 0 || r.Arrival.Before(e.probeFirst) {
+				e.probeFirst = r.Arrival
 			}
-			if r.Arrival.After(probeLast) {
-				probeLast = r.Arrival
+			if r.Arrival.After(e.probeLast) {
+				e.probeLast = r.Arrival
 			}
-			probeBytes += r.Size
-			probeN++
+			e.probeBytes += r.Size
+			e.probeN++
 		}
 	}
 	e.updateAcked()
@@ -156,14 +163,20 @@ func (e *Estimator) OnFeedback(now time.Time, results []PacketResult) {
 	e.updateDelayBased(now, signal)
 	// A probe cluster that arrived as fast as it was sent proves that rate (section 7's
 	// probing, simplified): take it at once instead of growing toward it.
-	if probeN >= probeMinPackets && signal != SignalOveruse {
-		if span := probeLast.Sub(probeFirst); span > 0 {
-			rate := float64(probeBytes*8) / span.Seconds() * 0.95
+	switch {
+	case signal == SignalOveruse:
+		e.probeN, e.probeBytes = 0, 0
+	case e.probeN >= probeMinPackets:
+		if span := e.probeLast.Sub(e.probeFirst); span > 0 {
+			rate := float64(e.probeBytes*8) / span.Seconds() * 0.95
 			if rate > e.delayBps {
 				e.delayBps = math.Min(rate, float64(e.cfg.MaxBps))
 				e.lossBps = math.Max(e.lossBps, e.delayBps)
 			}
 		}
+	}
+	if !sawProbe {
+		e.probeN, e.probeBytes = 0, 0
 	}
 	e.updateLossBased(now)
 }
@@ -223,7 +236,8 @@ func (e *Estimator) updateDelayBased(now time.Time, s Signal) {
 	}
 	e.state = stateIncrease
 	dt = math.Min(dt, 1)
-	if e.lastDecreaseBps > 0 && e.delayBps < 1.3*e.lastDecreaseBps && e.delayBps > 0.7*e.lastDecreaseBps {
+	recent := now.Sub(e.lastChange) < convergenceMemory
+	if recent && e.lastDecreaseBps > 0 && e.delayBps < 1.3*e.lastDecreaseBps && e.delayBps > 0.7*e.lastDecreaseBps {
 		// Near the rate that last caused queuing: grow by about one packet per round trip.
 		perRTT := 1200.0 * 8
 		e.delayBps += perRTT * dt / math.Max(e.rtt.Seconds()+0.1, 0.1)

@@ -14,9 +14,12 @@ type Prober struct {
 }
 
 const (
-	probeDuration   = 500 * time.Millisecond
+	// A probe at twice the estimate for this long queues at most this long's worth of
+	// data on a link that cannot take it, and gives enough packets to measure.
+	probeDuration   = 250 * time.Millisecond
 	probeMinBackoff = time.Second
-	probeMaxBackoff = 16 * time.Second
+	// Capped low so that capacity coming back is found within a few seconds.
+	probeMaxBackoff = 3 * time.Second
 	probeMaxGain    = 2.0 // probe at most at twice the estimate
 )
 
