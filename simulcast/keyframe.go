@@ -33,7 +33,9 @@ func CodecFromMime(mime string) Codec {
 
 // CanDetectKeyframes reports whether IsKeyframe understands codec, so a selector may wait
 // for a keyframe before starting or switching.
-func (c Codec) CanDetectKeyframes() bool { return c == CodecVP8 || c == CodecH264 }
+func (c Codec) CanDetectKeyframes() bool {
+	return c == CodecVP8 || c == CodecH264 || c == CodecVP9 || c == CodecAV1
+}
 
 // IsKeyframe reports whether an RTP payload is the first packet of a keyframe.
 func IsKeyframe(c Codec, payload []byte) bool {
@@ -42,6 +44,10 @@ func IsKeyframe(c Codec, payload []byte) bool {
 		return vp8Keyframe(payload)
 	case CodecH264:
 		return h264Keyframe(payload)
+	case CodecVP9:
+		return vp9Keyframe(payload)
+	case CodecAV1:
+		return av1Keyframe(payload)
 	}
 	return false
 }
@@ -50,43 +56,76 @@ func IsKeyframe(c Codec, payload []byte) bool {
 // first partition's frame tag: S=1, PID=0 and the P bit (inverse key frame flag) clear
 // (RFC 6386 section 9.1).
 func vp8Keyframe(p []byte) bool {
+	var d VP8Descriptor
+	return d.Unmarshal(p) == nil && d.Keyframe(p)
+}
+
+// vp9Keyframe reads the VP9 payload descriptor (RFC 9628 section 4.2, formerly
+// draft-ietf-payload-vp9):
+//
+//	      0 1 2 3 4 5 6 7
+//	     +-+-+-+-+-+-+-+-+
+//	     |I|P|L|F|B|E|V|Z|
+//	     +-+-+-+-+-+-+-+-+
+//	I:   |M| PICTURE ID  |   (M=1: 15 bits over two bytes)
+//	     +-+-+-+-+-+-+-+-+
+//	L:   |  TID|U| SID |D|
+//	     +-+-+-+-+-+-+-+-+
+//	     |   TL0PICIDX   |   (non-flexible mode, F=0, only)
+//	     +-+-+-+-+-+-+-+-+
+//
+// A key picture starts where a frame begins (B=1) that is not inter-picture predicted
+// (P=0) in the lowest spatial layer (SID=0; no layer indices means a single layer). Upper
+// spatial layers of a key picture also have P=0 but depend on the layer below, so they
+// are no place to start. Flexible mode (F=1) carries no TL0PICIDX, and P_DIFF references
+// only when P=1, which a key frame never has.
+func vp9Keyframe(p []byte) bool {
 	if len(p) < 1 {
 		return false
 	}
-	x := p[0]&0x80 != 0
-	s := p[0]&0x10 != 0
-	pid := p[0] & 0x07
-	if !s || pid != 0 {
+	b := p[0]
+	if b&0x40 != 0 || b&0x08 == 0 { // P set or B clear
 		return false
 	}
-	i := 1
-	if x {
-		if len(p) < 2 {
+	n := 1
+	if b&0x80 != 0 { // I: picture id
+		if len(p) <= n {
 			return false
 		}
-		ext := p[1]
-		i = 2
-		if ext&0x80 != 0 { // I: picture id
-			if len(p) <= i {
-				return false
-			}
-			if p[i]&0x80 != 0 { // M: 15-bit picture id
-				i += 2
-			} else {
-				i++
-			}
-		}
-		if ext&0x40 != 0 { // L: TL0PICIDX
-			i++
-		}
-		if ext&0x30 != 0 { // T or K: TID/Y/KEYIDX byte
-			i++
+		if p[n]&0x80 != 0 {
+			n += 2
+		} else {
+			n++
 		}
 	}
-	if len(p) <= i {
-		return false
+	if b&0x20 != 0 { // L: layer indices
+		if len(p) <= n {
+			return false
+		}
+		if sid := p[n] >> 1 & 0x07; sid != 0 {
+			return false
+		}
+		n++
+		if b&0x10 == 0 { // non-flexible: TL0PICIDX follows
+			n++
+		}
 	}
-	return p[i]&0x01 == 0
+	return len(p) > n
+}
+
+// av1Keyframe reads the aggregation header of the AV1 RTP payload (AV1 RTP specification,
+// section 4.4):
+//
+//	 0 1 2 3 4 5 6 7
+//	+-+-+-+-+-+-+-+-+
+//	|Z|Y| W |N|-|-|-|
+//	+-+-+-+-+-+-+-+-+
+//
+// N is set on the first packet of a coded video sequence, which begins with a sequence
+// header and a key frame (encoders such as libwebrtc start one at every key frame). Z=1
+// (the packet continues an OBU from the previous one) cannot be such a first packet.
+func av1Keyframe(p []byte) bool {
+	return len(p) >= 2 && p[0]&0x08 != 0 && p[0]&0x80 == 0
 }
 
 // H.264 NAL unit types (RFC 6184 section 5.2).

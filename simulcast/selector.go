@@ -1,14 +1,5 @@
 package simulcast
 
-// Packet is what the selector needs to know about one received packet.
-type Packet struct {
-	Layer     int8
-	ExtSeq    uint64 // extended (unwrapped) sequence number in its layer's stream
-	TS        uint32
-	Keyframe  bool  // first packet of a keyframe
-	ArrivalNs int64 // monotonic arrival time
-}
-
 // Decision is the selector's verdict on one packet.
 type Decision struct {
 	Forward bool
@@ -18,13 +9,28 @@ type Decision struct {
 	Switched bool
 	// WantKeyframe names a layer the selector is waiting on a keyframe from, or NoLayer.
 	WantKeyframe int8
+	// Dropped is set on a packet of the current layer that is not forwarded: its frame is
+	// above the temporal cap, or it came too late to place.
+	Dropped bool
+	// Hole is set with Dropped when the packet's output number was already reserved (it
+	// was late, and later packets went out before it) so the subscriber sees a gap at Seq.
+	// Seq and TS are valid then; a caller may fill the gap with a padding-only packet, or
+	// leave it (it looks like one lost packet).
+	Hole bool
+	// VP8 rewrites the payload descriptor of a forwarded VP8 packet (VP8.Apply); inactive
+	// for other codecs.
+	VP8 VP8Rewrite
 }
 
 // Selector decides, per down track, which received packets go out and with which sequence
-// number and timestamp. It starts and switches layers only at keyframes (when the codec
-// allows detecting them), and keeps output sequence numbers and timestamps continuous and
-// monotonic across switches: a switch continues from the last number sent, so the decoder
-// never sees a gap it would treat as loss (RFC 3550 section 5.1).
+// number, timestamp and (VP8) picture numbering. It starts and switches spatial layers only
+// at keyframes (when the codec allows detecting them), drops temporal layers above a cap a
+// frame at a time, and keeps what the subscriber sees continuous: a switch continues from
+// the last number sent, and packets dropped on purpose take no sequence number or picture
+// id, so the decoder never sees a gap it would treat as loss (RFC 3550 section 5.1, RFC
+// 7741 section 4.2). Losses before the SFU stay visible, so they can be repaired.
+//
+// A Selector is not safe for concurrent use; its owner serialises calls.
 type Selector struct {
 	clockRate    uint32
 	needKeyframe bool // wait for a keyframe to start or switch
@@ -32,25 +38,29 @@ type Selector struct {
 	current, target int8
 	started         bool
 
-	seqDelta  uint64 // added (mod 2^64) to ExtSeq of the current layer
 	tsDelta   uint32 // added (mod 2^32) to TS of the current layer
 	switchSeq uint64 // first ExtSeq of the current layer after the last switch
 
 	lastOutExt uint64 // highest extended output sequence number sent
 	lastOutTS  uint32 // timestamp of that packet
 	lastOutNs  int64  // its arrival time
+
+	temporal temporalFilter
+	seq      seqMap
+	vp8      VP8Munger
 }
 
 // NewSelector returns a selector for a stream with the given RTP clock rate. When
 // needKeyframe is false (audio, or codecs whose keyframes cannot be detected) it starts on
-// any packet. initSeq and initTS seed the output numbering (random per RFC 3550).
+// any packet. initSeq and initTS seed the output numbering (random per RFC 3550); the VP8
+// picture id, TL0PICIDX and KEYIDX seeds are derived from them.
 func NewSelector(clockRate uint32, needKeyframe bool, initSeq uint16, initTS uint32) *Selector {
 	s := &Selector{}
 	s.Reset(clockRate, needKeyframe, initSeq, initTS)
 	return s
 }
 
-// Reset reinitialises the selector in place.
+// Reset reinitialises the selector in place. The temporal cap goes back to MaxTemporal.
 func (s *Selector) Reset(clockRate uint32, needKeyframe bool, initSeq uint16, initTS uint32) {
 	if clockRate == 0 {
 		clockRate = 90000
@@ -63,6 +73,9 @@ func (s *Selector) Reset(clockRate uint32, needKeyframe bool, initSeq uint16, in
 		lastOutExt:   uint64(initSeq) - 1 + 1<<16,
 		lastOutTS:    initTS,
 	}
+	s.temporal.max = MaxTemporal
+	s.temporal.cur = MaxTemporal
+	s.vp8.Reset(uint16(initTS>>8)&0x7fff, uint8(initTS), uint8(initTS>>24))
 }
 
 // SetTarget sets the layer to forward. The switch happens at the target's next keyframe.
@@ -78,6 +91,28 @@ func (s *Selector) Current() int8 {
 	}
 	return s.current
 }
+
+// Resync stops forwarding until the target layer's next keyframe (any packet of it, when
+// the selector does not wait for keyframes), as after a pause. Numbering then continues
+// from the last packet sent, as at a switch: the subscriber sees a gap in time, never a
+// gap in sequence numbers or picture ids. Current reports NoLayer meanwhile.
+func (s *Selector) Resync() {
+	if s.started {
+		s.current = NoLayer
+	}
+}
+
+// SetMaxTemporal caps the temporal layer forwarded (0 is the base layer only; MaxTemporal
+// or more is everything). Lowering takes effect at the next frame; raising takes effect one
+// layer at a time at layer sync frames, or at once at a keyframe (see temporalFilter).
+func (s *Selector) SetMaxTemporal(tid uint8) { s.temporal.max = min(tid, MaxTemporal) }
+
+// MaxTemporal is the temporal cap.
+func (s *Selector) MaxTemporal() uint8 { return s.temporal.max }
+
+// CurrentTemporal is the highest temporal layer being forwarded now; it trails the cap
+// upwards until the stream offers a place to switch.
+func (s *Selector) CurrentTemporal() uint8 { return s.temporal.cur }
 
 // LastOut returns the highest output sequence number and its timestamp.
 func (s *Selector) LastOut() (seq uint16, ts uint32) { return uint16(s.lastOutExt), s.lastOutTS }
@@ -99,7 +134,28 @@ func (s *Selector) Select(p *Packet, d *Decision) {
 	if !s.started || p.Layer != s.current || p.ExtSeq < s.switchSeq {
 		return
 	}
-	outExt := p.ExtSeq + s.seqDelta
+	fwd := s.temporal.forward(p)
+	if p.VP8.Len > 0 {
+		r, ok := s.vp8.Munge(&p.VP8, FrameContext{Switched: d.Switched, Dropped: !fwd, Late: s.seq.late(p.ExtSeq)})
+		fwd = ok
+		d.VP8 = r
+	} else if d.Switched {
+		s.vp8.munge(&p.VP8, FrameContext{Switched: true}) // the next VP8 packet starts a run
+	}
+	outExt, res := s.seq.mapSeq(p.ExtSeq, fwd)
+	switch res {
+	case seqDrop:
+		d.Dropped = true
+		d.VP8 = VP8Rewrite{}
+		return
+	case seqHole:
+		d.Dropped = true
+		d.Hole = true
+		d.Seq = uint16(outExt)
+		d.TS = p.TS + s.tsDelta
+		d.VP8 = VP8Rewrite{}
+		return
+	}
 	d.Forward = true
 	d.Seq = uint16(outExt)
 	d.TS = p.TS + s.tsDelta
@@ -124,9 +180,10 @@ func (s *Selector) switchTo(p *Packet) {
 	if !s.started {
 		nextTS = s.lastOutTS
 	}
-	s.seqDelta = s.lastOutExt + 1 - p.ExtSeq
+	s.seq.rebase(p.ExtSeq, s.lastOutExt+1)
 	s.tsDelta = nextTS - p.TS
 	s.switchSeq = p.ExtSeq
 	s.current = p.Layer
 	s.started = true
+	s.temporal.restart()
 }

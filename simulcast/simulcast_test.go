@@ -27,6 +27,24 @@ func TestIsKeyframe(t *testing.T) {
 		{"h264 FU-A IDR middle", CodecH264, []byte{0x7c, 0x05, 0x00}, false},
 		{"h264 FU-A non-IDR start", CodecH264, []byte{0x7c, 0x81, 0x00}, false},
 		{"opus never", CodecOpus, []byte{0x00}, false},
+		// VP9 (RFC 9628 section 4.2): |I|P|L|F|B|E|V|Z|.
+		{"vp9 key, no layers, 7-bit pid", CodecVP9, []byte{0x8c, 0x12, 0x00}, true},
+		{"vp9 key, 15-bit pid, non-flexible, SID 0", CodecVP9, []byte{0xa8, 0x81, 0x02, 0x00, 0x07, 0x00}, true},
+		{"vp9 key, flexible, SID 0", CodecVP9, []byte{0xb8, 0x81, 0x02, 0x00, 0x00}, true},
+		{"vp9 key picture, spatial layer 1", CodecVP9, []byte{0xa8, 0x81, 0x02, 0x03, 0x07, 0x00}, false},
+		{"vp9 inter predicted", CodecVP9, []byte{0xc8, 0x12, 0x00}, false},
+		{"vp9 not start of frame", CodecVP9, []byte{0x84, 0x12, 0x00}, false},
+		{"vp9 with scalability structure", CodecVP9, []byte{0x8a, 0x12, 0x18, 0x01}, true},
+		{"vp9 truncated picture id", CodecVP9, []byte{0xa8, 0x81}, false},
+		{"vp9 truncated layer byte", CodecVP9, []byte{0xa8, 0x81, 0x02}, false},
+		{"vp9 descriptor only", CodecVP9, []byte{0xa8, 0x01, 0x00, 0x07}, false},
+		{"vp9 empty", CodecVP9, nil, false},
+		// AV1 aggregation header: |Z|Y| W |N|-|-|-|.
+		{"av1 new coded video sequence", CodecAV1, []byte{0x18, 0x0a, 0x0b}, true},
+		{"av1 delta", CodecAV1, []byte{0x10, 0x32, 0x00}, false},
+		{"av1 N with Z (continuation) is not a start", CodecAV1, []byte{0x88, 0x32}, false},
+		{"av1 header only", CodecAV1, []byte{0x08}, false},
+		{"av1 empty", CodecAV1, nil, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -34,6 +52,15 @@ func TestIsKeyframe(t *testing.T) {
 				t.Fatalf("IsKeyframe = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestCanDetectKeyframes(t *testing.T) {
+	for c, want := range map[Codec]bool{CodecVP8: true, CodecH264: true, CodecVP9: true, CodecAV1: true,
+		CodecOpus: false, CodecUnknown: false} {
+		if c.CanDetectKeyframes() != want {
+			t.Fatalf("codec %d: CanDetectKeyframes = %v", c, !want)
+		}
 	}
 }
 
@@ -135,5 +162,38 @@ func BenchmarkSelect(b *testing.B) {
 		p.ExtSeq++
 		p.TS += 3000
 		s.Select(&p, &d)
+	}
+}
+
+// TestSelectorResync pauses and resumes on the same layer: nothing goes out until its next
+// keyframe, then numbering continues, timestamps advanced by the time paused.
+func TestSelectorResync(t *testing.T) {
+	s := NewSelector(90000, true, 100, 5000)
+	var d Decision
+	feed := func(ext uint64, ts uint32, key bool, ns int64) Decision {
+		s.Select(&Packet{Layer: LayerQ, ExtSeq: ext, TS: ts, Keyframe: key, ArrivalNs: ns}, &d)
+		return d
+	}
+	feed(1, 0, true, 0)
+	feed(2, 3000, false, 33e6)
+	s.Resync()
+	if s.Current() != NoLayer {
+		t.Fatalf("current %d after Resync", s.Current())
+	}
+	if d := feed(3, 6000, false, 66e6); d.Forward || d.WantKeyframe != LayerQ {
+		t.Fatalf("delta after Resync: %+v", d)
+	}
+	d = feed(40, 120000, true, 1_033_000_000)
+	if !d.Forward || !d.Switched || d.Seq != 102 || d.TS != 5000+3000+90000 {
+		t.Fatalf("keyframe after Resync: %+v", d)
+	}
+	if s.Current() != LayerQ {
+		t.Fatalf("current %d after resuming", s.Current())
+	}
+	// Before anything was sent, Resync changes nothing.
+	s = NewSelector(90000, true, 0, 0)
+	s.Resync()
+	if d = feed(1, 0, true, 0); !d.Forward || d.Seq != 0 {
+		t.Fatalf("first packet after an early Resync: %+v", d)
 	}
 }
