@@ -194,3 +194,18 @@ func Desired(tracks []Track) int {
 	}
 	return int(float64(total) / headroom)
 }
+
+// Minimum is the bitrate that gives every track its lowest layer: below it something
+// must be paused.
+func Minimum(tracks []Track) int {
+	total := 0
+	for _, t := range tracks {
+		if t.Disabled && !t.Audio {
+			continue
+		}
+		if l := lowestLayer(t); l != simulcast.NoLayer {
+			total += t.LayerBps[l]
+		}
+	}
+	return total
+}

@@ -195,10 +195,17 @@ func (e *Estimator) updateAcked() {
 	}
 	e.ackedLog = append(e.ackedLog[:0], e.ackedLog[cut:]...)
 	var bytes int
+	first := latest
 	for _, a := range e.ackedLog {
 		bytes += a.size
+		if a.at.Before(first) {
+			first = a.at
+		}
 	}
-	e.ackedBps = float64(bytes*8) / ackedWindow.Seconds()
+	// Over the span actually covered (early on the window is not full yet), but never
+	// less than a fifth of it, so one burst does not read as a huge rate.
+	span := max(latest.Sub(first), ackedWindow/5)
+	e.ackedBps = float64(bytes*8) / span.Seconds()
 }
 
 // updateDelayBased is the AIMD rate controller (draft-ietf-rmcat-gcc-02 section 6).
@@ -236,6 +243,7 @@ func (e *Estimator) updateDelayBased(now time.Time, s Signal) {
 	}
 	e.state = stateIncrease
 	dt = math.Min(dt, 1)
+	prev := e.delayBps
 	recent := now.Sub(e.lastChange) < convergenceMemory
 	if recent && e.lastDecreaseBps > 0 && e.delayBps < 1.3*e.lastDecreaseBps && e.delayBps > 0.7*e.lastDecreaseBps {
 		// Near the rate that last caused queuing: grow by about one packet per round trip.
@@ -244,9 +252,10 @@ func (e *Estimator) updateDelayBased(now time.Time, s Signal) {
 	} else {
 		e.delayBps *= math.Pow(increasePerSecond, dt)
 	}
-	// Never run far ahead of what is actually getting through.
-	if e.ackedBps > 0 {
-		e.delayBps = math.Min(e.delayBps, 1.5*e.ackedBps+10_000)
+	// Never grow far ahead of what is actually getting through (but an estimate is not cut
+	// just because the sender has less to send: that is what probing is for).
+	if limit := 1.5*e.ackedBps + 10_000; e.ackedBps > 0 && e.delayBps > limit {
+		e.delayBps = math.Max(prev, limit)
 	}
 	e.delayBps = math.Max(e.delayBps, float64(e.cfg.MinBps))
 }

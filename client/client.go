@@ -1,7 +1,9 @@
 // Package client is Cascade's Go participant SDK, built on pion: it joins a room over the
 // signaling WebSocket (proto3 JSON, see signaling/PROTOCOL.md), keeps the two peer connections
 // (publisher: the client offers; subscriber: the SFU offers), publishes and receives tracks,
-// sends and receives data messages, and keeps an up-to-date view of the room.
+// sends and receives data messages, and keeps an up-to-date view of the room. Video quality
+// (quality.go): UpdateTrackSettings asks for what to receive, OnStreamState and StreamStates
+// report what the SFU forwards, and LocalTrack.OnLayerActive follows dynacast.
 //
 // Tests, the load tester and bots use it. Callbacks run one at a time on one goroutine, in the
 // order the events happened, never under a client lock; they may call back into the client.
@@ -304,6 +306,10 @@ func (c *Client) handle(resp *cascadev1.SignalResponse) {
 		c.emit(func(h *handlerSet) { call1(h.speakersChanged, s) })
 	case *cascadev1.SignalResponse_Subscription:
 		c.sub.handleSubscription(m.Subscription)
+	case *cascadev1.SignalResponse_StreamState:
+		c.handleStreamState(m.StreamState)
+	case *cascadev1.SignalResponse_SubscribedLayers:
+		c.handleSubscribedLayers(m.SubscribedLayers)
 	case *cascadev1.SignalResponse_Pong:
 		if ts := m.Pong.GetTimestampMs(); ts > 0 {
 			c.rtt.Store(int64(time.Since(time.UnixMilli(ts))))

@@ -25,6 +25,8 @@ var (
 	ErrDuplicateTrack = errors.New("client: track id already published")
 	// ErrBadTrack: the track (or set of simulcast tracks) cannot be published as given.
 	ErrBadTrack = errors.New("client: bad track")
+	// ErrInvalidArgument: a request the client refuses to send as given.
+	ErrInvalidArgument = errors.New("client: invalid argument")
 )
 
 // SignalError is an error the server reported ({"error": ...}). Match it with errors.As, or

@@ -20,6 +20,8 @@ type handlerSet struct {
 	speakersChanged    func([]*cascadev1.SpeakerInfo)
 	data               func(DataPacket)
 	subscription       func(string, bool, error)
+	streamState        func(*cascadev1.StreamStateUpdate)
+	subscribedLayers   func(string, []*cascadev1.SubscribedLayer)
 	err                func(*SignalError)
 	disconnected       func(*DisconnectError)
 	connState          func(PCRole, webrtc.PeerConnectionState)

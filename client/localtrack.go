@@ -46,6 +46,7 @@ type LocalTrack struct {
 	fractionLost              atomic.Uint32 // from the last receiver report, /256
 	jitter                    atomic.Uint32 // from the last receiver report, in RTP clock units
 	onKeyframe                atomic.Pointer[func(rid string)]
+	layerHook                 atomic.Pointer[layerHook]
 }
 
 // LocalTrackStats are what the SFU's RTCP told the publisher about a track.

@@ -17,6 +17,13 @@ type roomState struct {
 	local    *cascadev1.ParticipantInfo
 	others   map[string]*cascadev1.ParticipantInfo // by participant sid
 	speakers []*cascadev1.SpeakerInfo
+
+	// Quality (quality.go), by track sid: the stream state of received tracks, the settings
+	// last sent for them, and the dynacast layers of local tracks.
+	streams  map[string]*cascadev1.StreamStateInfo
+	estimate uint64 // bits/s, from the last stream state
+	settings map[string]*cascadev1.UpdateTrackSettings
+	layers   map[string][]*cascadev1.SubscribedLayer
 }
 
 func newRoomState(j *cascadev1.JoinResponse) *roomState {
@@ -154,9 +161,17 @@ func (r *roomState) joined(p *cascadev1.ParticipantInfo) *cascadev1.ParticipantI
 func (r *roomState) left(sid, identity string) *cascadev1.ParticipantInfo {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	for tsid, s := range r.streams {
+		if s.GetParticipantSid() == sid {
+			r.forgetTrackLocked(tsid)
+		}
+	}
 	p, ok := r.others[sid]
 	if !ok {
 		return &cascadev1.ParticipantInfo{Sid: sid, Identity: identity}
+	}
+	for _, t := range p.GetTracks() {
+		r.forgetTrackLocked(t.GetSid())
 	}
 	delete(r.others, sid)
 	r.room.NumParticipants = uint32(len(r.others) + 1)
@@ -212,6 +227,7 @@ func (r *roomState) trackPublished(participantSid string, t *cascadev1.TrackInfo
 func (r *roomState) trackUnpublished(participantSid, trackSid string) *cascadev1.TrackInfo {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.forgetTrackLocked(trackSid)
 	p := r.participantLocked(participantSid)
 	for i, t := range p.GetTracks() {
 		if t.GetSid() == trackSid {

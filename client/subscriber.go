@@ -286,6 +286,9 @@ func (s *subscriber) handleSubscription(r *cascadev1.SubscriptionResponse) {
 		ch <- err
 	}
 	subscribed := r.GetSubscribed()
+	if !subscribed && err == nil {
+		s.c.room.forgetStream(sid)
+	}
 	s.c.emit(func(h *handlerSet) {
 		if h.subscription != nil {
 			h.subscription(sid, subscribed, err)

@@ -45,6 +45,7 @@ type DownTrack struct {
 	pt     uint8
 	writer webrtc.TrackLocalWriter
 
+	paused  atomic.Bool  // forward nothing (no bandwidth, or the subscriber hid the track)
 	current atomic.Int32 // layer being forwarded (simulcast.NoLayer before the first packet)
 	target  atomic.Int32 // layer wanted; switches at its next keyframe
 	maxPref atomic.Int32 // highest layer the subscriber wants
@@ -53,9 +54,13 @@ type DownTrack struct {
 	sel  simulcast.Selector
 	hist history
 
-	// hdrs[l] is the header scratch of layer l's read goroutine: only that goroutine
-	// touches it, so writes need no lock.
-	hdrs [simulcast.MaxLayers]rtp.Header
+	// hdrs[l] and payloads[l] are the header and rewritten-payload scratch of layer l's read
+	// goroutine: only that goroutine touches them, so writes need no lock.
+	hdrs     [simulcast.MaxLayers]rtp.Header
+	payloads [simulcast.MaxLayers][]byte
+	// temporalCap is the subscriber's temporal layer cap; while a switch down waits for
+	// the lower layer's keyframe the selector runs at temporal layer 0.
+	temporalCap uint8
 
 	rtx rtxState // retransmission scratch, guarded by its own mutex
 
@@ -64,6 +69,7 @@ type DownTrack struct {
 	retransmits atomic.Uint64
 	plis        atomic.Uint64
 	nacks       atomic.Uint64
+	probes      atomic.Uint64
 	// Receiver-report view of the subscriber's downlink.
 	fractionLost atomic.Uint32 // 0..255 (RFC 3550 section 6.4.1)
 	rttMicros    atomic.Int64
@@ -82,6 +88,12 @@ func NewDownTrack(cfg DownTrackConfig) *DownTrack {
 	d.target.Store(int32(simulcast.LayerQ))
 	d.sel.SetTarget(simulcast.LayerQ)
 	d.rtx.init()
+	d.temporalCap = simulcast.MaxTemporal
+	if c.Kind == KindVideo && simulcast.CodecFromMime(c.MimeType) == simulcast.CodecVP8 {
+		for i := range d.payloads {
+			d.payloads[i] = make([]byte, MaxPacketSize)
+		}
+	}
 	return d
 }
 
@@ -176,21 +188,53 @@ func (d *DownTrack) SetMaxLayer(l int8) { d.maxPref.Store(int32(l)) }
 // MaxLayer is the subscriber's cap.
 func (d *DownTrack) MaxLayer() int8 { return int8(d.maxPref.Load()) }
 
-// SetTargetLayer aims the down track at layer l; the switch happens at l's next keyframe,
-// which is requested now.
+// Pause stops forwarding until the next SetTargetLayer, which resumes at a keyframe.
+func (d *DownTrack) Pause() {
+	if d.paused.Swap(true) {
+		return
+	}
+	d.mu.Lock()
+	d.sel.Resync()
+	d.mu.Unlock()
+	d.current.Store(int32(simulcast.NoLayer))
+}
+
+// Paused reports whether the down track is paused.
+func (d *DownTrack) Paused() bool { return d.paused.Load() }
+
+// SetTargetLayer aims the down track at layer l (resuming it if paused); the switch
+// happens at l's next keyframe, which is requested now.
 func (d *DownTrack) SetTargetLayer(l int8) {
 	if l < 0 || int(l) >= simulcast.MaxLayers {
 		return
 	}
-	if int8(d.target.Swap(int32(l))) == l {
+	resumed := d.paused.Swap(false)
+	if int8(d.target.Swap(int32(l))) == l && !resumed {
 		return
 	}
+	cur := int8(d.current.Load())
 	d.mu.Lock()
 	d.sel.SetTarget(l)
+	if cur >= 0 && l < cur {
+		// Switching down: until the lower layer's keyframe arrives, shed the current
+		// layer's upper temporal layers at once (about half its bitrate for VP8).
+		d.sel.SetMaxTemporal(0)
+	}
 	d.mu.Unlock()
-	if int8(d.current.Load()) != l && d.bound.Load() {
+	if cur != l && d.bound.Load() {
 		d.recv.RequestKeyframe(l)
 	}
+}
+
+// SetMaxTemporal caps the temporal layers forwarded (VP8), the fine step below a spatial
+// layer.
+func (d *DownTrack) SetMaxTemporal(tid uint8) {
+	d.mu.Lock()
+	d.temporalCap = tid
+	if int8(d.current.Load()) <= int8(d.target.Load()) {
+		d.sel.SetMaxTemporal(tid)
+	}
+	d.mu.Unlock()
 }
 
 // TargetLayer is the layer aimed for.
@@ -202,7 +246,7 @@ func (d *DownTrack) CurrentLayer() int8 { return int8(d.current.Load()) }
 // forward is called by a layer's read goroutine for every packet of the track. It must
 // not block for long and allocates nothing.
 func (d *DownTrack) forward(p *extPacket) {
-	if !d.bound.Load() || d.closed.Load() {
+	if !d.bound.Load() || d.closed.Load() || d.paused.Load() {
 		return
 	}
 	l := p.sp.Layer
@@ -212,8 +256,11 @@ func (d *DownTrack) forward(p *extPacket) {
 	var dec simulcast.Decision
 	d.mu.Lock()
 	d.sel.Select(&p.sp, &dec)
+	if dec.Switched {
+		d.sel.SetMaxTemporal(d.temporalCap) // a switch down is complete
+	}
 	if dec.Forward {
-		d.hist.record(dec.Seq, histEntry{srcExt: p.sp.ExtSeq, outTS: dec.TS, layer: l})
+		d.hist.record(dec.Seq, histEntry{srcExt: p.sp.ExtSeq, outTS: dec.TS, layer: l, vp8: dec.VP8})
 	}
 	d.mu.Unlock()
 	if dec.WantKeyframe != simulcast.NoLayer {
@@ -225,9 +272,17 @@ func (d *DownTrack) forward(p *extPacket) {
 	if dec.Switched {
 		d.current.Store(int32(l))
 	}
+	payload := p.payload()
+	if dec.VP8.Active() {
+		n, err := dec.VP8.Apply(payload, d.payloads[l])
+		if err != nil {
+			return
+		}
+		payload = d.payloads[l][:n]
+	}
 	h := &d.hdrs[l]
 	d.fillHeader(h, &p.hdr, dec.Seq, dec.TS)
-	n, err := d.writer.WriteRTP(h, p.payload())
+	n, err := d.writer.WriteRTP(h, payload)
 	if err == nil {
 		d.packets.Add(1)
 		d.bytes.Add(uint64(n))

@@ -6,6 +6,8 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+
+	"github.com/cascade-sfu/cascade/simulcast"
 )
 
 const (
@@ -19,6 +21,7 @@ const (
 )
 
 type histEntry struct {
+	vp8    simulcast.VP8Rewrite // the descriptor rewrite the packet went out with
 	srcExt uint64
 	outTS  uint32
 	layer  int8
@@ -152,6 +155,12 @@ func (d *DownTrack) retransmit(seq uint16) {
 	}
 	d.fillHeader(&d.rtx.hdr, &d.rtx.ph, seq, entry.outTS)
 	payload := d.rtx.buf[d.rtx.ph.HeaderLen : d.rtx.ph.HeaderLen+d.rtx.ph.PayloadLen]
+	if entry.vp8.Active() {
+		// The copy is ours: rewrite it in place as it was first sent.
+		if _, err := entry.vp8.Apply(payload, payload); err != nil {
+			return
+		}
+	}
 	if _, err := d.writer.WriteRTP(&d.rtx.hdr, payload); err == nil {
 		d.retransmits.Add(1)
 	}

@@ -67,6 +67,8 @@ type Receiver struct {
 	closed  bool
 	wg      sync.WaitGroup
 
+	rates layerRates
+
 	// Audio level accumulation (RFC 6464), drained by TakeAudioLevel.
 	levelSum   atomic.Int64 // sum of loudness (127 - level) over packets
 	levelCount atomic.Int64
@@ -198,12 +200,11 @@ func (r *Receiver) handlePacket(l *layer, unwrap *seqUnwrapper, p *extPacket, id
 
 	isAudio := r.cfg.Codec.Kind == KindAudio
 	p.buf = pkt
-	p.sp = simulcast.Packet{
-		Layer:     l.index,
-		ExtSeq:    ext,
-		TS:        p.hdr.TS,
-		ArrivalNs: now,
-		Keyframe:  !isAudio && simulcast.IsKeyframe(r.codec, p.payload()),
+	p.sp = simulcast.Packet{Layer: l.index, ExtSeq: ext, TS: p.hdr.TS, ArrivalNs: now}
+	if !isAudio {
+		// Keyframe, temporal layer and (for VP8) the payload descriptor, parsed once for
+		// every down track.
+		p.sp.ParsePayload(r.codec, p.payload())
 	}
 	if p.sp.Keyframe {
 		l.keyframe.Add(1)

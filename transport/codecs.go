@@ -14,6 +14,7 @@ const (
 )
 
 var videoFeedback = []webrtc.RTCPFeedback{
+	{Type: webrtc.TypeRTCPFBGoogREMB}, // only used by receivers without transport-cc
 	{Type: webrtc.TypeRTCPFBTransportCC},
 	{Type: webrtc.TypeRTCPFBCCM, Parameter: "fir"},
 	{Type: webrtc.TypeRTCPFBNACK},

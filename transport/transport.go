@@ -62,7 +62,7 @@ type Transport struct {
 	addr net.Addr
 	mux  ice.UDPMux
 	pub  *webrtc.API
-	sub  *webrtc.API
+	lf   LoggerFactory
 	log  *slog.Logger
 }
 
@@ -90,10 +90,7 @@ func New(cfg Config, log *slog.Logger) (*Transport, error) {
 		t.Close()
 		return nil, err
 	}
-	if t.sub, err = t.buildAPI(false, lf); err != nil {
-		t.Close()
-		return nil, err
-	}
+	t.lf = lf
 	return t, nil
 }
 
@@ -132,7 +129,9 @@ func (t *Transport) listen(lf LoggerFactory) error {
 	return nil
 }
 
-func (t *Transport) buildAPI(publisher bool, lf LoggerFactory) (*webrtc.API, error) {
+// buildAPI makes the API for one role. A subscriber API gets the connection's own
+// congestion interceptor, so it is built per connection.
+func (t *Transport) buildAPI(publisher bool, lf LoggerFactory, cc ...interceptor.Factory) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := RegisterCodecs(m, publisher); err != nil {
 		return nil, err
@@ -157,18 +156,17 @@ func (t *Transport) buildAPI(publisher bool, lf LoggerFactory) (*webrtc.API, err
 		}
 		reg.Add(tw)
 	} else {
-		// Toward subscribers: sender reports and transport-wide sequence numbers. No NACK
-		// responder: the router answers NACKs from the publisher's ring.
+		// Toward subscribers: transport-wide sequence numbers and send times for bandwidth
+		// estimation (added first, so retransmissions get their own numbers), and sender
+		// reports. No NACK responder: the router answers NACKs from the publisher's ring.
+		for _, f := range cc {
+			reg.Add(f)
+		}
 		sr, err := report.NewSenderInterceptor(report.WithSenderLoggerFactory(lf), report.SenderUseLatestPacket())
 		if err != nil {
 			return nil, err
 		}
 		reg.Add(sr)
-		tw, err := twcc.NewHeaderExtensionInterceptor()
-		if err != nil {
-			return nil, err
-		}
-		reg.Add(tw)
 	}
 	s := webrtc.SettingEngine{LoggerFactory: lf}
 	s.SetICEUDPMux(t.mux)
@@ -194,8 +192,17 @@ func (t *Transport) buildAPI(publisher bool, lf LoggerFactory) (*webrtc.API, err
 // PublisherAPI builds publisher PeerConnections (the client offers; media flows in).
 func (t *Transport) PublisherAPI() *webrtc.API { return t.pub }
 
-// SubscriberAPI builds subscriber PeerConnections (the SFU offers; media flows out).
-func (t *Transport) SubscriberAPI() *webrtc.API { return t.sub }
+// NewSubscriberPeerConnection makes a subscriber connection (the SFU offers; media flows
+// out) whose transport-wide feedback goes to fb.
+func (t *Transport) NewSubscriberPeerConnection(fb FeedbackListener) (*webrtc.PeerConnection, CongestionControl, error) {
+	ci := &congestionInterceptor{listener: fb}
+	api, err := t.buildAPI(false, t.lf, congestionFactory{ci})
+	if err != nil {
+		return nil, CongestionControl{}, err
+	}
+	pc, err := api.NewPeerConnection(t.Configuration())
+	return pc, CongestionControl{ci}, err
+}
 
 // ICEServers are the servers clients should use.
 func (t *Transport) ICEServers() []webrtc.ICEServer { return t.cfg.ICEServers }

@@ -21,6 +21,9 @@ func TestHandlerServesFiles(t *testing.T) {
 		{"/cascade-util.js", "text/javascript", "export class Emitter"},
 		{"/cascade-models.js", "text/javascript", "export class RemoteParticipant"},
 		{"/cascade-stats.js", "text/javascript", "export class StatsCollector"},
+		{"/cascade-quality.js", "text/javascript", "export class TrackSettingsController"},
+		{"/cascade-media.js", "text/javascript", "export const DEFAULT_SIMULCAST"},
+		{"/cascade-data.js", "text/javascript", "export function encodeDataPacket"},
 		{"/demo.js", "text/javascript", "window.cascadeDemo"},
 		{"/demo.css", "text/css", ".tile"},
 	}

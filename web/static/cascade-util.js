@@ -129,6 +129,7 @@ const ENUMS = {
   ],
   dataKind: ['DATA_KIND_RELIABLE', 'DATA_KIND_LOSSY'],
   target: ['SIGNAL_TARGET_PUBLISHER', 'SIGNAL_TARGET_SUBSCRIBER'],
+  streamState: ['STREAM_STATE_ACTIVE', 'STREAM_STATE_PAUSED_BANDWIDTH', 'STREAM_STATE_PAUSED_PREFERENCE'],
   error: [
     'ERROR_CODE_UNSPECIFIED',
     'ERROR_CODE_BAD_MESSAGE',
@@ -237,6 +238,26 @@ export function toRTCIceServers(servers = []) {
       if (s.credential) out.credential = s.credential;
       return out;
     });
+}
+
+/** Converts a proto IceCandidate into an RTCIceCandidateInit. */
+export function candidateFromProto(c = {}) {
+  c = c || {};
+  const init = { candidate: c.candidate || '', sdpMLineIndex: c.sdpMlineIndex ?? c.sdp_mline_index ?? 0 };
+  const mid = c.sdpMid ?? c.sdp_mid;
+  if (mid) init.sdpMid = mid;
+  const ufrag = c.usernameFragment ?? c.username_fragment;
+  if (ufrag) init.usernameFragment = ufrag;
+  return init;
+}
+
+/** Converts an RTCIceCandidate (null: end of candidates) into a proto IceCandidate. */
+export function candidateToProto(c) {
+  const cand = { candidate: c ? c.candidate : '' };
+  if (c && c.sdpMid) cand.sdpMid = c.sdpMid;
+  if (c && c.sdpMLineIndex) cand.sdpMlineIndex = c.sdpMLineIndex;
+  if (c && c.usernameFragment) cand.usernameFragment = c.usernameFragment;
+  return cand;
 }
 
 /** Returns the lower-case, underscore-free form of a request name ("add_track" -> "addtrack"). */

@@ -16,15 +16,14 @@ import {
   SerialQueue,
   withTimeout,
   deferred,
-  bytesToBase64,
-  base64ToBytes,
-  toBytes,
   enumName,
   normTrackInfo,
   normParticipantInfo,
   normRoom,
   toRTCIceServers,
   requestKey,
+  candidateFromProto,
+  candidateToProto,
   PeerConnection,
 } from './cascade-util.js';
 import {
@@ -35,10 +34,21 @@ import {
   LocalTrackPublication,
   RemoteParticipant,
   LocalParticipant,
+  applySpeakers,
 } from './cascade-models.js';
 import { StatsCollector } from './cascade-stats.js';
+import {
+  DEFAULT_SIMULCAST,
+  describeTrack,
+  preferCodec,
+  publishCamera,
+  publishMicrophone,
+  publishScreenShare,
+} from './cascade-media.js';
+import { encodeDataPacket, waitChannelOpen, decodeDataMessage } from './cascade-data.js';
+import { StreamState, PIN_PRIORITY, RoomQuality } from './cascade-quality.js';
 
-export const VERSION = '0.1.0';
+export const VERSION = '0.2.0';
 
 export {
   TrackKind,
@@ -48,18 +58,13 @@ export {
   LocalTrackPublication,
   RemoteParticipant,
   LocalParticipant,
+  DEFAULT_SIMULCAST,
+  StreamState,
+  PIN_PRIORITY,
 };
-
-/** The default camera simulcast: rids q, h, f at 1/4, 1/2 and full resolution, lowest first. */
-export const DEFAULT_SIMULCAST = Object.freeze([
-  Object.freeze({ rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 }),
-  Object.freeze({ rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 }),
-  Object.freeze({ rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1_700_000 }),
-]);
 
 const RELIABLE = '_reliable';
 const LOSSY = '_lossy';
-const MAX_DATA_BYTES = 64 * 1024;
 const JOIN_TIMEOUT_MS = 10_000;
 const ANSWER_TIMEOUT_MS = 15_000;
 const PUBLISH_TIMEOUT_MS = 15_000;
@@ -79,6 +84,8 @@ const TRACK_INFO_GRACE_MS = 2_000;
  *   dataReceived({payload, text, topic, kind, participant, participantSid, participantIdentity})
  *   localTrackPublished(publication), localTrackUnpublished(publication), localTrackMuted(publication, muted)
  *   subscription({trackSid, subscribed, error})
+ *   streamStateChanged(state, publication, participant), bandwidthEstimateChanged(estimateBps)
+ *   subscribedLayersChanged(localPublication, [{rid, active}])
  *   connectionStateChanged({target, state})
  *   disconnected(reason)
  *   error(CascadeError | Error)
@@ -89,10 +96,23 @@ export class Room extends Emitter {
    * @param {string} [options.videoCodec='VP8'] codec put first in published video offers
    * @param {boolean} [options.autoSubscribe=true] receive every track without asking
    * @param {string} [options.client] SDK name sent in join, for server logs
+   * @param {boolean} [options.dynacast=true] turn simulcast encodings on and off as the SFU's subscribedLayers say
+   * @param {number} [options.settingsDebounceMs=300] how long size and visibility changes settle before trackSettings
+   * @param {'screen'|number} [options.pixelDensity='screen'] video pixels per CSS pixel of attached elements
+   * @param {boolean} [options.pauseWhenPageHidden=true] pause attached video while the page is hidden
    */
   constructor(options = {}) {
     super();
-    this.options = { videoCodec: 'VP8', autoSubscribe: true, client: `cascade-js/${VERSION}`, ...options };
+    this.options = {
+      videoCodec: 'VP8',
+      autoSubscribe: true,
+      client: `cascade-js/${VERSION}`,
+      dynacast: true,
+      settingsDebounceMs: 300,
+      pixelDensity: 'screen',
+      pauseWhenPageHidden: true,
+      ...options,
+    };
     this.state = 'idle'; // idle | connecting | connected | disconnected
     this.room = null;
     this.localParticipant = null;
@@ -116,6 +136,7 @@ export class Room extends Emitter {
     this._lastHeard = 0;
     this._stats = new StatsCollector();
     this._leaveReason = '';
+    this._quality = new RoomQuality(this); // trackSettings, streamState, dynacast
   }
 
   // ---------------------------------------------------------------- connection
@@ -201,6 +222,7 @@ export class Room extends Emitter {
     this._pendingPublish = [];
     for (const s of this._subscribed.values()) clearTimeout(s.timer);
     this._subscribed.clear();
+    this._quality.close();
     if (this._ws) {
       this._ws.onmessage = null;
       this._ws.onclose = null;
@@ -245,6 +267,8 @@ export class Room extends Emitter {
     if (msg.trackMuted) return this._onTrackMuted(msg.trackMuted);
     if (msg.speakersChanged) return this._onSpeakersChanged(msg.speakersChanged);
     if (msg.subscription) return this._onSubscription(msg.subscription);
+    if (msg.streamState) return this._quality.onStreamState(msg.streamState);
+    if (msg.subscribedLayers) return this._quality.onSubscribedLayers(msg.subscribedLayers);
     if (msg.pong) return this._onPong(msg.pong);
     if (msg.leave) return this._onLeave(msg.leave);
     if (msg.error) return this._onError(msg.error);
@@ -257,7 +281,7 @@ export class Room extends Emitter {
     this.room = normRoom(join.room);
     this.localParticipant = new LocalParticipant(join.participant || {});
     for (const info of join.others || []) {
-      const p = new RemoteParticipant(info);
+      const p = new RemoteParticipant(info, this);
       this.participants.set(p.sid, p);
     }
     const config = { iceServers: toRTCIceServers(join.iceServers), bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' };
@@ -317,25 +341,14 @@ export class Room extends Emitter {
   async _onTrickle(trickle) {
     const target = enumName('target', trickle.target);
     const conn = target === 'SIGNAL_TARGET_SUBSCRIBER' ? this._sub : this._pub;
-    if (!conn) return;
-    const c = trickle.candidate || {};
-    const init = { candidate: c.candidate || '', sdpMLineIndex: c.sdpMlineIndex ?? c.sdp_mline_index ?? 0 };
-    const mid = c.sdpMid ?? c.sdp_mid;
-    if (mid) init.sdpMid = mid;
-    const ufrag = c.usernameFragment ?? c.username_fragment;
-    if (ufrag) init.usernameFragment = ufrag;
-    await conn.addRemoteCandidate(init);
+    if (conn) await conn.addRemoteCandidate(candidateFromProto(trickle.candidate));
   }
 
   _sendCandidate(target, c) {
     // A null candidate (or an empty one) ends gathering; the protocol says so with "".
-    const cand = { candidate: c ? c.candidate : '' };
-    if (c && c.sdpMid) cand.sdpMid = c.sdpMid;
-    if (c && c.sdpMLineIndex) cand.sdpMlineIndex = c.sdpMLineIndex;
-    if (c && c.usernameFragment) cand.usernameFragment = c.usernameFragment;
     if (!c && this._endSent && this._endSent[target]) return;
     if (!c) (this._endSent ||= {})[target] = true;
-    this._send({ trickle: { target, candidate: cand } });
+    this._send({ trickle: { target, candidate: candidateToProto(c) } });
   }
 
   _onTrackPublishedResponse(resp) {
@@ -357,7 +370,7 @@ export class Room extends Emitter {
       p._apply(n);
       this.emit('participantUpdated', p);
     } else {
-      p = new RemoteParticipant(info);
+      p = new RemoteParticipant(info, this);
       this.participants.set(p.sid, p);
       this.emit('participantJoined', p);
     }
@@ -368,7 +381,10 @@ export class Room extends Emitter {
     const sid = left.participantSid || '';
     const p = this.participants.get(sid);
     if (!p) return;
-    for (const tsid of [...p.tracks.keys()]) this._unsubscribed(tsid);
+    for (const tsid of [...p.tracks.keys()]) {
+      this._unsubscribed(tsid);
+      this._quality.forget(tsid);
+    }
     this.participants.delete(sid);
     this.emit('participantLeft', p, enumName('leave', left.reason));
   }
@@ -387,7 +403,7 @@ export class Room extends Emitter {
     for (const t of n.tracks) {
       const pub = p.tracks.get(t.sid);
       if (pub) pub._update(t);
-      else p.tracks.set(t.sid, new RemoteTrackPublication(t));
+      else p.tracks.set(t.sid, new RemoteTrackPublication(t, this));
     }
     this.emit('participantUpdated', p);
     this._bindWaitingTracks(p.sid);
@@ -400,14 +416,14 @@ export class Room extends Emitter {
     let p = this.participants.get(psid);
     if (!p) {
       // A track of someone not announced yet (hidden, or an event ordering race).
-      p = new RemoteParticipant({ sid: psid });
+      p = new RemoteParticipant({ sid: psid }, this);
       this.participants.set(psid, p);
       this.emit('participantJoined', p);
     }
     let pub = p.tracks.get(info.sid);
     if (pub) pub._update(info);
     else {
-      pub = new RemoteTrackPublication(info);
+      pub = new RemoteTrackPublication(info, this);
       p.tracks.set(info.sid, pub);
     }
     this.emit('trackPublished', pub, p);
@@ -418,6 +434,7 @@ export class Room extends Emitter {
     const p = this.participants.get(ev.participantSid || '');
     const tsid = ev.trackSid || '';
     this._unsubscribed(tsid);
+    this._quality.forget(tsid);
     if (!p) return;
     const pub = p.tracks.get(tsid);
     if (!pub) return;
@@ -435,25 +452,7 @@ export class Room extends Emitter {
   }
 
   _onSpeakersChanged(ev) {
-    const speakers = (ev.speakers || []).map((s) => {
-      const sid = s.participantSid || '';
-      const isLocal = !!this.localParticipant && sid === this.localParticipant.sid;
-      return {
-        participantSid: sid,
-        participant: isLocal ? this.localParticipant : this.participants.get(sid) || null,
-        level: s.level || 0,
-        active: s.active !== false,
-        isLocal,
-      };
-    });
-    const levels = new Map(speakers.map((s) => [s.participantSid, s.level]));
-    const all = [...this.participants.values()];
-    if (this.localParticipant) all.push(this.localParticipant);
-    for (const p of all) {
-      p.isSpeaking = levels.has(p.sid);
-      p.audioLevel = levels.get(p.sid) || 0;
-    }
-    this.emit('activeSpeakers', speakers);
+    this.emit('activeSpeakers', applySpeakers(ev.speakers || [], this.localParticipant, this.participants));
   }
 
   _onSubscription(resp) {
@@ -529,15 +528,14 @@ export class Room extends Emitter {
     if (!pub) {
       if (!force) return false;
       if (!p) {
-        p = new RemoteParticipant({ sid: sub.psid });
+        p = new RemoteParticipant({ sid: sub.psid }, this);
         this.participants.set(p.sid, p);
         this.emit('participantJoined', p);
       }
-      pub = new RemoteTrackPublication({
-        sid: sub.tsid,
-        participantSid: sub.psid,
-        kind: sub.track.kind === 'video' ? TrackKind.VIDEO : TrackKind.AUDIO,
-      });
+      pub = new RemoteTrackPublication(
+        { sid: sub.tsid, participantSid: sub.psid, kind: sub.track.kind === 'video' ? TrackKind.VIDEO : TrackKind.AUDIO },
+        this,
+      );
       p.tracks.set(pub.sid, pub);
     }
     clearTimeout(sub.timer);
@@ -545,6 +543,7 @@ export class Room extends Emitter {
     pub.track = sub.track;
     pub.stream = sub.stream;
     pub.receiver = sub.receiver;
+    this._quality.settings.subscribed(sub.tsid, sub.track.kind === 'video');
     this.emit('trackSubscribed', sub.track, pub, p);
     return true;
   }
@@ -558,6 +557,7 @@ export class Room extends Emitter {
     if (!sub) return;
     this._subscribed.delete(tsid);
     clearTimeout(sub.timer);
+    this._quality.unsubscribed(tsid);
     if (!sub.announced) return;
     const p = this.participants.get(sub.psid);
     const pub = p && p.tracks.get(tsid);
@@ -624,31 +624,9 @@ export class Room extends Emitter {
   async publishTrack(track, opts = {}) {
     if (this.state !== 'connected') throw new CascadeError('INVALID_STATE', 'not connected');
     const isVideo = track.kind === 'video';
-    const source = opts.source || (isVideo ? TrackSource.CAMERA : TrackSource.MICROPHONE);
-    const pub = new LocalTrackPublication(track, source, opts.name || (isVideo ? 'camera' : 'microphone'));
-    const settings = track.getSettings ? track.getSettings() : {};
-    const width = settings.width || 0;
-    const height = settings.height || 0;
-    let encodings = null;
-    if (isVideo && (opts.encodings || (opts.simulcast ?? source === TrackSource.CAMERA))) {
-      encodings = (opts.encodings || DEFAULT_SIMULCAST).map((e) => ({ ...e }));
-      pub.simulcast = encodings.length > 1;
-    } else if (isVideo && opts.maxBitrate) {
-      encodings = [{ maxBitrate: opts.maxBitrate }];
-    }
-    const req = { cid: track.id, name: pub.name, kind: pub.kind, source };
-    if (width) req.width = width;
-    if (height) req.height = height;
-    if (pub.simulcast) {
-      req.layers = encodings.map((e) => {
-        const scale = e.scaleResolutionDownBy || 1;
-        const l = { rid: e.rid };
-        if (width) l.width = Math.round(width / scale);
-        if (height) l.height = Math.round(height / scale);
-        if (e.maxBitrate) l.bitrate = e.maxBitrate;
-        return l;
-      });
-    }
+    const { source, name, encodings, simulcast, req } = describeTrack(track, opts);
+    const pub = new LocalTrackPublication(track, source, name);
+    pub.simulcast = simulcast;
     const accepted = deferred();
     accepted.promise.catch(() => {}); // awaited below; may be rejected before that
     const stream = opts.stream || new MediaStream([track]);
@@ -658,7 +636,7 @@ export class Room extends Emitter {
       const init = { direction: 'sendonly', streams: [stream] };
       if (encodings) init.sendEncodings = encodings;
       pub.transceiver = this._pub.pc.addTransceiver(track, init);
-      if (isVideo) this._preferCodec(pub.transceiver, this.options.videoCodec);
+      if (isVideo) preferCodec(pub.transceiver, this.options.videoCodec);
     });
     this._requestNegotiation();
     let info;
@@ -676,22 +654,8 @@ export class Room extends Emitter {
       if (this.localParticipant && this.localParticipant.tracks.get(pub.sid) === pub) this.unpublishTrack(pub).catch(() => {});
     });
     this.emit('localTrackPublished', pub);
+    this._quality.localPublished(pub);
     return pub;
-  }
-
-  _preferCodec(transceiver, codec) {
-    if (!codec || !transceiver.setCodecPreferences || !window.RTCRtpReceiver?.getCapabilities) return;
-    const caps = RTCRtpReceiver.getCapabilities('video');
-    if (!caps) return;
-    const want = `video/${codec}`.toLowerCase();
-    const first = caps.codecs.filter((c) => c.mimeType.toLowerCase() === want);
-    if (!first.length) return;
-    const rest = caps.codecs.filter((c) => c.mimeType.toLowerCase() !== want);
-    try {
-      transceiver.setCodecPreferences([...first, ...rest]);
-    } catch (err) {
-      console.warn('cascade: setCodecPreferences failed', err);
-    }
   }
 
   async _removeTransceiver(pub) {
@@ -706,57 +670,22 @@ export class Room extends Emitter {
     if (this.state === 'connected') this._requestNegotiation();
   }
 
-  /**
-   * Opens the camera and publishes it with q/h/f simulcast.
-   * @param {MediaTrackConstraints} [constraints] default 1280x720 at 30 fps
-   */
-  async publishCamera(constraints = {}) {
-    const video = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 }, ...constraints };
-    const ms = await navigator.mediaDevices.getUserMedia({ video });
-    const track = ms.getVideoTracks()[0];
-    try {
-      return await this.publishTrack(track, { source: TrackSource.CAMERA, name: 'camera', simulcast: true, stream: ms });
-    } catch (err) {
-      track.stop();
-      throw err;
-    }
+  /** Opens the camera (default 1280x720 at 30 fps) and publishes it with q/h/f simulcast. */
+  publishCamera(constraints = {}) {
+    return publishCamera(this, constraints);
   }
 
-  /** Opens the microphone and publishes it. */
-  async publishMicrophone(constraints = {}) {
-    const audio = { echoCancellation: true, noiseSuppression: true, autoGainControl: true, ...constraints };
-    const ms = await navigator.mediaDevices.getUserMedia({ audio });
-    const track = ms.getAudioTracks()[0];
-    try {
-      return await this.publishTrack(track, { source: TrackSource.MICROPHONE, name: 'microphone', stream: ms });
-    } catch (err) {
-      track.stop();
-      throw err;
-    }
+  /** Opens the microphone (echo cancellation, noise suppression, AGC) and publishes it. */
+  publishMicrophone(constraints = {}) {
+    return publishMicrophone(this, constraints);
   }
 
   /**
-   * Asks the user for a screen, window or tab and publishes it (single layer). Stopping the
-   * share from the browser's own UI unpublishes it.
+   * Asks the user for a screen, window or tab and publishes it (single layer), with its audio
+   * if captured. Stopping the share from the browser's own UI unpublishes it.
    */
-  async publishScreenShare({ audio = false, maxBitrate = 2_500_000, frameRate = 15 } = {}) {
-    const ms = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: frameRate } }, audio });
-    const [video] = ms.getVideoTracks();
-    const pubs = [];
-    try {
-      if ('contentHint' in video) video.contentHint = 'detail';
-      pubs.push(
-        await this.publishTrack(video, { source: TrackSource.SCREEN_SHARE, name: 'screen', simulcast: false, maxBitrate, stream: ms }),
-      );
-      const [sound] = ms.getAudioTracks();
-      if (sound) {
-        pubs.push(await this.publishTrack(sound, { source: TrackSource.SCREEN_SHARE_AUDIO, name: 'screen-audio', stream: ms }));
-      }
-    } catch (err) {
-      ms.getTracks().forEach((t) => t.stop());
-      throw err;
-    }
-    return pubs;
+  publishScreenShare(opts = {}) {
+    return publishScreenShare(this, opts);
   }
 
   /** Stops publishing a track: tells the SFU, removes it and renegotiates. */
@@ -794,70 +723,68 @@ export class Room extends Emitter {
    */
   async sendData(data, { reliable = true, topic = '', destinationIdentities = [] } = {}) {
     if (this.state !== 'connected') throw new CascadeError('INVALID_STATE', 'not connected');
-    const bytes = toBytes(data);
-    const pkt = { kind: reliable ? 'DATA_KIND_RELIABLE' : 'DATA_KIND_LOSSY', payload: bytesToBase64(bytes) };
-    if (topic) pkt.topic = topic;
-    if (destinationIdentities.length) pkt.destinationIdentities = [...destinationIdentities];
-    const text = JSON.stringify(pkt);
-    if (text.length > MAX_DATA_BYTES) throw new CascadeError('MESSAGE_TOO_LARGE', `data message of ${text.length} bytes exceeds 64 KiB`);
+    const text = encodeDataPacket(data, { reliable, topic, destinationIdentities });
     const dc = reliable ? this._dcReliable : this._dcLossy;
-    if (dc.readyState === 'connecting') {
-      await withTimeout(
-        new Promise((resolve, reject) => {
-          dc.addEventListener('open', resolve, { once: true });
-          dc.addEventListener('close', () => reject(new CascadeError('DATA_CLOSED', `${dc.label} closed`)), { once: true });
-        }),
-        ANSWER_TIMEOUT_MS,
-        `opening ${dc.label}`,
-      );
-    }
-    if (dc.readyState !== 'open') throw new CascadeError('DATA_CLOSED', `${dc.label} is ${dc.readyState}`);
+    await waitChannelOpen(dc, ANSWER_TIMEOUT_MS);
     dc.send(text);
   }
 
   _onRemoteDataChannel(dc) {
     dc.binaryType = 'arraybuffer';
     dc.onmessage = (ev) => {
-      const raw = typeof ev.data === 'string' ? ev.data : new TextDecoder().decode(ev.data);
-      let pkt;
-      try {
-        pkt = JSON.parse(raw);
-      } catch {
-        console.warn(`cascade: non-JSON message on ${dc.label}`);
-        return;
-      }
-      const payload = base64ToBytes(pkt.payload || '');
-      const psid = pkt.participantSid || '';
-      this.emit('dataReceived', {
-        payload,
-        get text() {
-          return new TextDecoder().decode(payload);
-        },
-        topic: pkt.topic || '',
-        kind: enumName('dataKind', pkt.kind),
-        channel: dc.label,
-        participantSid: psid,
-        participantIdentity: pkt.participantIdentity || '',
-        participant: this.participants.get(psid) || null,
-      });
+      const msg = decodeDataMessage(ev.data, dc, (sid) => this.participants.get(sid) || null);
+      if (msg) this.emit('dataReceived', msg);
     };
+  }
+
+  // ---------------------------------------------------------------- quality
+
+  /**
+   * Sets what this client wants of a received video track (a publication or its sid):
+   * {maxRid: '' | 'q' | 'h' | 'f', priority: number, pinned: boolean, disabled: boolean}.
+   * Omitted fields keep their value; pinned: true is priority PIN_PRIORITY. Kept while the
+   * track exists and sent (with the attached elements' size) whenever it is subscribed.
+   * Returns the resulting preferences.
+   */
+  setTrackPreferences(track, prefs) {
+    return this._quality.settings.setPreferences(typeof track === 'string' ? track : track.sid, prefs || {});
+  }
+
+  /** The preferences of a received track ({maxRid, priority, disabled}). */
+  trackPreferences(trackSid) {
+    return this._quality.settings.preferences(trackSid);
+  }
+
+  /** The trackSettings last sent for a track, or null. */
+  trackSettings(trackSid) {
+    return this._quality.settings.sentSettings(trackSid);
+  }
+
+  /** What the SFU last said a received track gets: {participantSid, trackSid, state, currentRid, targetRid, reason, updatedAt}, or null. */
+  streamState(trackSid) {
+    return this._quality.states.get(trackSid);
+  }
+
+  /** Map of trackSid to stream state, for every received track the SFU reported on. */
+  get streamStates() {
+    return this._quality.states.tracks;
+  }
+
+  /** The SFU's estimate of this client's downlink, bits per second (0 until reported). */
+  get bandwidthEstimate() {
+    return this._quality.states.estimateBps;
   }
 
   // ---------------------------------------------------------------- stats
 
   /**
-   * Collects stats. Resolves with
-   *   {remote: [{participantSid, identity, name, trackSid, kind, source, bitrate, width, height,
-   *              fps, framesDecoded, packetsReceived, packetsLost, packetLossPct, jitterMs,
-   *              totalSamplesReceived, audioLevel, totalAudioEnergy, codec, ...}],
-   *    local: [{trackSid, kind, source, muted, layers: [{rid, bitrate, width, height, fps,
-   *             framesEncoded, packetsSent, qualityLimitationReason, ...}]}],
-   *    publisher: {rttMs, availableOutgoingBitrate, ...} | null, subscriber: {...} | null,
-   *    signalingRttMs}
-   * bitrate is in bits per second, averaged since the previous getStats call.
+   * Collects per-track stats: {remote: [...], local: [{..., layers: [...]}], publisher,
+   * subscriber, signalingRttMs, bandwidthEstimate}; remote entries carry the SFU's stream
+   * state (streamState, currentRid, targetRid, reason). See web/README.md "Stats".
    */
   async getStats() {
-    if (this.state !== 'connected') return { remote: [], local: [], publisher: null, subscriber: null, signalingRttMs: this.rttMs };
+    const est = this.bandwidthEstimate;
+    if (this.state !== 'connected') return { remote: [], local: [], publisher: null, subscriber: null, signalingRttMs: this.rttMs, bandwidthEstimate: est };
     const out = await this._stats.collect({
       participants: [...this.participants.values()],
       localTracks: [...this.localParticipant.tracks.values()],
@@ -865,6 +792,14 @@ export class Room extends Emitter {
       subscriber: this._sub.pc,
     });
     out.signalingRttMs = this.rttMs;
+    out.bandwidthEstimate = est;
+    for (const r of out.remote) {
+      const st = this.streamState(r.trackSid);
+      r.streamState = st ? st.state : '';
+      r.currentRid = st ? st.currentRid : '';
+      r.targetRid = st ? st.targetRid : '';
+      r.reason = st ? st.reason : '';
+    }
     return out;
   }
 }

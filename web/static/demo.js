@@ -1,7 +1,7 @@
 // The Cascade demo page: a small conferencing app on top of cascade.js. It is also what the
 // browser end-to-end test drives, through window.cascadeDemo.
 
-import { Room, TrackSource } from './cascade.js';
+import { Room, TrackSource, StreamState } from './cascade.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -62,6 +62,8 @@ window.cascadeDemo = {
   leave,
   sendChat,
   stats,
+  streamStates,
+  pin,
 };
 
 function setState(s, text) {
@@ -227,7 +229,10 @@ function wireRoom(room) {
       const key = screen ? `${p.sid}/screen` : p.sid;
       const t = ensureTile(key, screen ? `${p.displayName} · screen` : p.displayName, { screen });
       t.videoTrackSid = pub.sid;
-      t.video.srcObject = new MediaStream([track]);
+      // attach() also reports the tile's size and visibility to the SFU (trackSettings).
+      pub.attach(t.video);
+      if (t.pinned) pub.setPinned(true);
+      showStreamState(t, pub.streamState);
       t.el.classList.toggle('no-video', pub.muted);
     } else {
       attachAudio(pub.sid, track);
@@ -247,6 +252,7 @@ function wireRoom(room) {
         t.video.srcObject = null;
         t.videoTrackSid = '';
         t.el.classList.add('no-video');
+        showStreamState(t, null);
       }
     } else {
       detachAudio(pub.sid);
@@ -257,6 +263,9 @@ function wireRoom(room) {
     if (!t) return;
     if (pub.isVideo && pub.source === TrackSource.CAMERA) t.el.classList.toggle('no-video', muted);
     if (pub.isAudio) t.el.classList.toggle('muted-audio', muted);
+  });
+  room.on('streamStateChanged', (st) => {
+    for (const t of app.tiles.values()) if (t.videoTrackSid === st.trackSid) showStreamState(t, st);
   });
   room.on('activeSpeakers', (speakers) => {
     const speaking = new Set(speakers.map((s) => (s.isLocal ? 'local' : s.participantSid)));
@@ -304,6 +313,8 @@ function wireRoom(room) {
 // ------------------------------------------------------------------ tiles
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
+const PIN_PATHS =
+  '<svg class="ico" viewBox="0 0 24 24" aria-hidden="true"><path d="M9 4h6l-1 6 4 4H6l4-4zM12 14v7"/></svg>';
 const MIC_OFF_PATHS =
   '<title>microphone muted</title><rect x="9" y="3" width="6" height="11" rx="3"/>' +
   '<path d="M5 11a7 7 0 0 0 14 0M12 18v3M4 4l16 16"/>';
@@ -338,8 +349,22 @@ function ensureTile(key, name, { local = false, screen = false } = {}) {
   const stats = document.createElement('pre');
   stats.className = 'stats';
   stats.hidden = !app.statsTimer;
-  el.append(video, avatar, label, stats);
-  t = { key, el, video, avatar, nameEl, stats, videoTrackSid: '', audioTrackSid: '' };
+  const paused = document.createElement('div');
+  paused.className = 'paused';
+  paused.hidden = true;
+  el.append(video, avatar, label, stats, paused);
+  t = { key, el, video, avatar, nameEl, stats, paused, pinBtn: null, pinned: false, videoTrackSid: '', audioTrackSid: '' };
+  if (!local) {
+    const pinBtn = document.createElement('button');
+    pinBtn.type = 'button';
+    pinBtn.className = 'pin';
+    pinBtn.title = 'Pin: receive this video first and in the best quality';
+    pinBtn.setAttribute('aria-pressed', 'false');
+    pinBtn.innerHTML = PIN_PATHS;
+    pinBtn.addEventListener('click', () => setPinned(t, !t.pinned));
+    el.append(pinBtn);
+    t.pinBtn = pinBtn;
+  }
   setTileName(t, name);
   if (key === 'local') ui.grid.prepend(el);
   else ui.grid.append(el);
@@ -366,6 +391,33 @@ function layoutGrid() {
   const n = Math.max(1, app.tiles.size);
   const cols = Math.ceil(Math.sqrt(n));
   ui.grid.style.setProperty('--cols', String(cols));
+  ui.grid.dataset.cols = String(cols);
+}
+
+// Pinning raises the tile's video priority at the SFU (bandwidth goes to it first) and
+// makes the tile larger, so its rendered size asks for a higher layer too.
+function setPinned(t, pinned) {
+  t.pinned = pinned;
+  t.el.classList.toggle('pinned', pinned);
+  if (t.pinBtn) {
+    t.pinBtn.setAttribute('aria-pressed', String(pinned));
+    t.pinBtn.title = pinned ? 'Unpin' : 'Pin: receive this video first and in the best quality';
+  }
+  if (app.room && t.videoTrackSid) app.room.setTrackPreferences(t.videoTrackSid, { pinned });
+}
+
+const STATE_TEXT = {
+  [StreamState.ACTIVE]: 'active',
+  [StreamState.PAUSED_BANDWIDTH]: 'paused for bandwidth',
+  [StreamState.PAUSED_PREFERENCE]: 'paused by preference',
+};
+
+// Shows a notice on a tile whose video the SFU has paused.
+function showStreamState(t, st) {
+  const paused = !!st && st.state !== StreamState.ACTIVE;
+  t.el.classList.toggle('stream-paused', paused);
+  t.paused.hidden = !paused;
+  if (paused) t.paused.textContent = st.state === StreamState.PAUSED_BANDWIDTH ? 'Video paused: not enough bandwidth' : 'Video paused';
 }
 
 function showLocalVideo(key, track, opts = {}) {
@@ -442,6 +494,78 @@ async function stats() {
   return app.room.getStats();
 }
 
+/**
+ * What the SFU says this page receives of each subscribed track, with the settings and
+ * preferences the page sent: {estimateBps, tracks: [{participantSid, identity, name,
+ * trackSid, kind, source, state, currentRid, targetRid, reason, settings, preferences}]}.
+ * state is '' until the SFU has reported on the track.
+ */
+function streamStates() {
+  const room = app.room;
+  if (!room) return { estimateBps: 0, tracks: [] };
+  const tracks = [];
+  for (const p of room.participants.values()) {
+    for (const pub of p.tracks.values()) {
+      const st = room.streamState(pub.sid);
+      if (!pub.track && !st) continue;
+      tracks.push({
+        participantSid: p.sid,
+        identity: p.identity,
+        name: p.name,
+        trackSid: pub.sid,
+        kind: pub.isVideo ? 'video' : 'audio',
+        source: pub.source,
+        state: st ? st.state : '',
+        currentRid: st ? st.currentRid : '',
+        targetRid: st ? st.targetRid : '',
+        reason: st ? st.reason : '',
+        settings: room.trackSettings(pub.sid),
+        preferences: room.trackPreferences(pub.sid),
+      });
+    }
+  }
+  return { estimateBps: room.bandwidthEstimate, tracks };
+}
+
+/**
+ * Pins (or with pinned = false unpins) a remote tile, found by tile key, participant sid,
+ * identity or name. Returns whether a tile was found.
+ */
+function pin(who, pinned = true) {
+  if (!app.room) return false;
+  let t = app.tiles.get(who);
+  if (!t) {
+    for (const p of app.room.participants.values()) {
+      if (p.sid === who || p.identity === who || p.name === who) t = app.tiles.get(p.sid);
+    }
+  }
+  if (!t || !t.pinBtn) return false;
+  setPinned(t, !!pinned);
+  return true;
+}
+
+const LAYER_NAME = { q: 'q (low)', h: 'h (medium)', f: 'f (high)' };
+
+// The overlay lines about a received video's layer: what is forwarded, what the SFU is
+// switching to and why, the stream state, and the size this page asked for.
+function layerLines(st, sent) {
+  const lines = [];
+  if (st) {
+    const cur = LAYER_NAME[st.currentRid] || st.currentRid || '-';
+    const why = st.reason ? ` (${st.reason})` : '';
+    if (st.targetRid && st.targetRid !== st.currentRid) lines.push(`layer ${cur} → ${LAYER_NAME[st.targetRid] || st.targetRid}${why}`);
+    else lines.push(`layer ${cur}${why}`);
+    lines.push(`stream ${STATE_TEXT[st.state] || st.state}`);
+  } else {
+    lines.push('layer ? (no stream state yet)');
+  }
+  if (sent) {
+    const want = sent.disabled ? 'paused' : sent.width ? `${sent.width}x${sent.height}` : 'any size';
+    lines.push(`asked ${want}${sent.maxRid ? ` ≤${sent.maxRid}` : ''}${sent.priority ? ` prio ${sent.priority}` : ''}`);
+  }
+  return lines;
+}
+
 function startStats() {
   for (const t of app.tiles.values()) t.stats.hidden = false;
   const tick = async () => {
@@ -471,6 +595,10 @@ function renderStats(s) {
     if (t.key === 'local') {
       const cam = s.local.find((l) => l.source === TrackSource.CAMERA);
       for (const l of cam ? cam.layers : []) {
+        if (!l.active) {
+          lines.push(`${l.rid || '-'} off (nobody receives it)`);
+          continue;
+        }
         lines.push(`${l.rid || '-'} ${l.width}x${l.height} ${Math.round(l.fps || 0)}fps ${kbps(l.bitrate)}${l.qualityLimitationReason !== 'none' ? ` (${l.qualityLimitationReason})` : ''}`);
       }
       const mic = s.local.find((l) => l.source === TrackSource.MICROPHONE);
@@ -486,6 +614,8 @@ function renderStats(s) {
         lines.push(`video ${kbps(v.bitrate)} loss ${v.packetLossPct.toFixed(1)}%`);
         lines.push(`jitter ${v.jitterMs.toFixed(0)} ms, decoded ${v.framesDecoded}`);
       }
+      if (t.videoTrackSid) lines.push(...layerLines(app.room.streamState(t.videoTrackSid), app.room.trackSettings(t.videoTrackSid)));
+      if (t.videoTrackSid || t.audioTrackSid) lines.push(`SFU estimate ${s.bandwidthEstimate ? kbps(s.bandwidthEstimate) : '-'}`);
       const a = byTrack.get(t.audioTrackSid);
       if (a) lines.push(`audio ${kbps(a.bitrate)} loss ${a.packetLossPct.toFixed(1)}%`);
     }

@@ -1,0 +1,164 @@
+package transport
+
+import (
+	"encoding/binary"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+
+	"github.com/cascade-sfu/cascade/bwe"
+)
+
+// FeedbackListener receives what a subscriber's feedback says about the packets sent to it.
+// Calls come from the connection's RTCP reading goroutines.
+type FeedbackListener interface {
+	// OnTransportFeedback reports one transport-wide feedback packet's worth of packets, in
+	// sequence order (draft-holmer-rmcat-transport-wide-cc-extensions-01 section 3.1).
+	OnTransportFeedback(results []bwe.PacketResult)
+	// OnREMB reports a receiver estimated maximum bitrate (draft-alvestrand-rmcat-remb).
+	OnREMB(bps int)
+}
+
+const sentLogSize = 1 << 13 // packets remembered for matching feedback (about 3 s at 2.5k pps)
+
+type sentPacket struct {
+	at    int64 // unix ns
+	size  int32
+	seq   uint16
+	valid bool
+	probe bool
+}
+
+// congestionInterceptor stamps every RTP packet a subscriber connection sends with a
+// transport-wide sequence number, remembers when and how large it was, and turns the
+// subscriber's feedback into per-packet results for the bandwidth estimator. One exists
+// per subscriber connection. It replaces pion's header-extension interceptor, which
+// allocates per packet.
+type congestionInterceptor struct {
+	interceptor.NoOp
+	listener FeedbackListener
+	seq      atomic.Uint32
+	probing  atomic.Bool
+
+	mu   sync.Mutex // guards sent
+	sent [sentLogSize]sentPacket
+
+	// extBufs holds the 2-byte extension values: a packet's value lives in the slot of its
+	// sequence number, which is not reused until long after the packet is marshalled.
+	extBufs [sentLogSize * 2]byte
+}
+
+// CongestionControl is a subscriber connection's handle on its congestion interceptor.
+type CongestionControl struct{ ci *congestionInterceptor }
+
+// SetProbing marks the packets sent from now on as part of a bandwidth probe (or not).
+func (c CongestionControl) SetProbing(on bool) { c.ci.probing.Store(on) }
+
+type congestionFactory struct{ ci *congestionInterceptor }
+
+func (f congestionFactory) NewInterceptor(string) (interceptor.Interceptor, error) { return f.ci, nil }
+
+func (c *congestionInterceptor) BindLocalStream(info *interceptor.StreamInfo, writer interceptor.RTPWriter) interceptor.RTPWriter {
+	var id uint8
+	for _, e := range info.RTPHeaderExtensions {
+		if e.URI == ExtTWCC {
+			id = uint8(e.ID)
+		}
+	}
+	if id == 0 {
+		return writer
+	}
+	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
+		seq := uint16(c.seq.Add(1) - 1)
+		slot := int(seq) & (sentLogSize - 1)
+		ext := c.extBufs[slot*2 : slot*2+2 : slot*2+2]
+		binary.BigEndian.PutUint16(ext, seq)
+		if err := h.SetExtension(id, ext); err != nil {
+			return 0, err
+		}
+		size := h.MarshalSize() + len(payload) + int(h.PaddingSize)
+		c.mu.Lock()
+		c.sent[slot] = sentPacket{at: time.Now().UnixNano(), size: int32(size), seq: seq, valid: true, probe: c.probing.Load()}
+		c.mu.Unlock()
+		return writer.Write(h, payload, a)
+	})
+}
+
+func (c *congestionInterceptor) BindRTCPReader(reader interceptor.RTCPReader) interceptor.RTCPReader {
+	return interceptor.RTCPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+		n, attr, err := reader.Read(b, a)
+		if err != nil {
+			return n, attr, err
+		}
+		if attr == nil {
+			attr = interceptor.Attributes{}
+		}
+		pkts, perr := attr.GetRTCPPackets(b[:n])
+		if perr != nil {
+			return n, attr, nil
+		}
+		for _, p := range pkts {
+			switch p := p.(type) {
+			case *rtcp.TransportLayerCC:
+				if res := c.results(p); len(res) > 0 {
+					c.listener.OnTransportFeedback(res)
+				}
+			case *rtcp.ReceiverEstimatedMaximumBitrate:
+				c.listener.OnREMB(int(p.Bitrate))
+			}
+		}
+		return n, attr, nil
+	})
+}
+
+// results matches a feedback packet against the sent log.
+func (c *congestionInterceptor) results(fb *rtcp.TransportLayerCC) []bwe.PacketResult {
+	count := int(fb.PacketStatusCount)
+	if count == 0 || count > sentLogSize/2 {
+		return nil
+	}
+	statuses := make([]uint16, 0, count)
+	for _, ch := range fb.PacketChunks {
+		switch ch := ch.(type) {
+		case *rtcp.RunLengthChunk:
+			for i := 0; i < int(ch.RunLength) && len(statuses) < count; i++ {
+				statuses = append(statuses, ch.PacketStatusSymbol)
+			}
+		case *rtcp.StatusVectorChunk:
+			for _, s := range ch.SymbolList {
+				if len(statuses) == count {
+					break
+				}
+				statuses = append(statuses, s)
+			}
+		}
+	}
+	// Arrival times are on the receiver's clock: only their differences matter.
+	arrival := time.Unix(0, 0).Add(time.Duration(fb.ReferenceTime) * 64 * time.Millisecond)
+	out := make([]bwe.PacketResult, 0, len(statuses))
+	d := 0
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, s := range statuses {
+		seq := fb.BaseSequenceNumber + uint16(i)
+		received := s == rtcp.TypeTCCPacketReceivedSmallDelta || s == rtcp.TypeTCCPacketReceivedLargeDelta
+		if received {
+			if d >= len(fb.RecvDeltas) {
+				break
+			}
+			arrival = arrival.Add(time.Duration(fb.RecvDeltas[d].Delta) * time.Microsecond)
+			d++
+		}
+		sp := c.sent[int(seq)&(sentLogSize-1)]
+		if !sp.valid || sp.seq != seq {
+			continue
+		}
+		out = append(out, bwe.PacketResult{SendTime: time.Unix(0, sp.at), Size: int(sp.size), Received: received,
+			Arrival: arrival, Probe: sp.probe})
+	}
+	return out
+}
