@@ -17,4 +17,11 @@ var (
 	ErrUnexpectedAnswer   = errors.New("sfu: answer without a pending offer")
 	ErrDuplicateTrackCID  = errors.New("sfu: a track with this cid is already published")
 	ErrParticipantMissing = errors.New("sfu: participant not found")
+	ErrRoomNotFound       = errors.New("sfu: room not found")
+	ErrRoomExists         = errors.New("sfu: room already exists")
+	// ErrReplayUnavailable: a watcher asked to resume from events the room's journal no
+	// longer holds (past the replay window, or from a room that is gone); it must re-list.
+	ErrReplayUnavailable = errors.New("sfu: events to resume from are no longer retained")
+	// ErrWatcherTooSlow: a watcher's buffer filled; it was dropped so the room never waits.
+	ErrWatcherTooSlow = errors.New("sfu: event watcher fell behind")
 )

@@ -12,8 +12,10 @@ type opQueue struct {
 	done    chan struct{}
 }
 
-func newOpQueue() *opQueue {
-	q := &opQueue{wake: make(chan struct{}, 1), done: make(chan struct{})}
+// newOpQueue starts a queue; first, if given, are its first operations (queued without
+// taking the queue's lock, so a caller holding another lock may create a queue).
+func newOpQueue(first ...func()) *opQueue {
+	q := &opQueue{wake: make(chan struct{}, 1), done: make(chan struct{}), ops: first}
 	go q.run()
 	return q
 }

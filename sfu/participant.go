@@ -11,6 +11,8 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/cascade-sfu/cascade/router"
+	"github.com/cascade-sfu/cascade/simulcast"
+	"github.com/cascade-sfu/cascade/transport"
 )
 
 // Participant is one client in a room with its two PeerConnections. Its negotiation and
@@ -36,7 +38,9 @@ type Participant struct {
 	pending    map[string]*publishedTrack // by cid, announced by addTrack, no media yet
 
 	pub, sub *webrtc.PeerConnection
-	subDC    [2]*webrtc.DataChannel // reliable, lossy on the subscriber connection
+	subDC    [2]*webrtc.DataChannel      // reliable, lossy on the subscriber connection
+	bw       *bandwidth                  // the subscriber connection's downlink estimate
+	cc       transport.CongestionControl // marks probe packets on the subscriber connection
 
 	// Owned by the ops goroutine.
 	subs        map[string]*subscription // by track sid
@@ -49,6 +53,13 @@ type Participant struct {
 	dataMu      sync.Mutex // guards dataOpen and dataPending
 	dataOpen    [2]bool
 	dataPending [2][][]byte // messages waiting for a subscriber data channel to open
+
+	// Quality state, owned by the ops goroutine.
+	settings     map[string]TrackSettings // subscriber preferences by track sid
+	lastStreams  []StreamState            // stream state last sent to the client
+	lastEstimate int
+	probing      bool
+	speaking     atomic.Bool // an active speaker: its video gets priority
 
 	stopTicker chan struct{}
 	wg         sync.WaitGroup // RTCP readers and the ticker
@@ -68,6 +79,12 @@ type publishedTrack struct {
 	mutedFlag     atomic.Bool
 	receiver      atomic.Pointer[router.Receiver]
 	owner         *Participant
+
+	// Dynacast: layers the publisher was told to pause (bit per layer), and, owned by the
+	// publisher's ops goroutine, when each layer was last needed.
+	dynacastPaused atomic.Uint32
+	lastNeeded     [simulcast.MaxLayers]time.Time
+	dynacastSent   bool
 }
 
 func (t *publishedTrack) recv() *router.Receiver { return t.receiver.Load() }
@@ -84,9 +101,10 @@ func (t *publishedTrack) info() TrackInfo {
 
 // subscription is one track this participant receives.
 type subscription struct {
-	track  *publishedTrack
-	dt     *router.DownTrack
-	sender *webrtc.RTPSender
+	track      *publishedTrack
+	dt         *router.DownTrack
+	sender     *webrtc.RTPSender
+	pauseVotes int // allocations in a row that found no room (ops goroutine)
 }
 
 func newParticipant(r *Room, jp JoinParams, sink Sink) (*Participant, error) {
@@ -94,7 +112,7 @@ func newParticipant(r *Room, jp JoinParams, sink Sink) (*Participant, error) {
 		room: r, sfu: r.sfu, sid: newID("PA_"), identity: jp.Identity, joinedAt: nowMs(), sink: sink,
 		autoSub: jp.AutoSubscribe, name: jp.Name, metadata: jp.Metadata, permission: jp.Permission,
 		tracks: map[string]*publishedTrack{}, pending: map[string]*publishedTrack{},
-		subs: map[string]*subscription{}, stopTicker: make(chan struct{}),
+		subs: map[string]*subscription{}, stopTicker: make(chan struct{}), settings: map[string]TrackSettings{},
 	}
 	p.log = r.log.With("participant", p.sid, "identity", jp.Identity)
 	tr := r.sfu.tr
@@ -102,7 +120,8 @@ func newParticipant(r *Room, jp JoinParams, sink Sink) (*Participant, error) {
 	if p.pub, err = tr.PublisherAPI().NewPeerConnection(tr.Configuration()); err != nil {
 		return nil, fmt.Errorf("publisher connection: %w", err)
 	}
-	if p.sub, err = tr.SubscriberAPI().NewPeerConnection(tr.Configuration()); err != nil {
+	p.bw = newBandwidth(r.sfu.cfg.BWE)
+	if p.sub, p.cc, err = tr.NewSubscriberPeerConnection(p.bw); err != nil {
 		_ = p.pub.Close()
 		return nil, fmt.Errorf("subscriber connection: %w", err)
 	}
@@ -167,8 +186,11 @@ func (p *Participant) tick() {
 	defer t.Stop()
 	for {
 		select {
-		case <-t.C:
-			p.ops.Push(p.updateLayersLocked)
+		case now := <-t.C:
+			p.ops.Push(func() {
+				p.allocateLocked(now)
+				p.updateDynacastLocked(now)
+			})
 		case <-p.stopTicker:
 			return
 		}

@@ -3,6 +3,7 @@ package sfu
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -22,8 +23,6 @@ type AddTrackParams struct {
 	Muted         bool
 	Layers        []VideoLayer
 }
-
-const maxNameLen = 256
 
 // AddTrack records a track the client will offer; its media is matched by cid.
 func (p *Participant) AddTrack(a AddTrackParams) (TrackInfo, error) {
@@ -191,6 +190,14 @@ func (p *Participant) handleTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceive
 		p.log.Warn("track kind does not match its addTrack", "cid", t.ID())
 		return
 	}
+	if !p.perm().SourceAllowed(pt.source) {
+		// Publishing was revoked after the offer that carries this stream was accepted.
+		p.log.Info("ignoring stream: publishing it is not allowed", "cid", t.ID(), "source", pt.source.GrantName())
+		p.infoMu.Lock()
+		delete(p.pending, pt.cid)
+		p.infoMu.Unlock()
+		return
+	}
 	rc := pt.recv()
 	first := rc == nil
 	if first {
@@ -211,6 +218,9 @@ func (p *Participant) handleTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceive
 			Logger:          p.log,
 		})
 		pt.receiver.Store(rc)
+		for l := range pt.lastNeeded {
+			pt.lastNeeded[l] = time.Now()
+		}
 	}
 	if err := rc.AddLayer(layer, uint32(t.SSRC()), trackSource{t}); err != nil {
 		p.log.Warn("cannot add stream", "track", pt.sid, "rid", t.RID(), "err", err)
@@ -260,20 +270,22 @@ func (p *Participant) OnStreamEnded(r *router.Receiver, layer int8, err error, l
 	if !last {
 		return
 	}
-	p.ops.Push(func() { p.unpublishLocked(r.TrackID()) })
+	p.ops.Push(func() { p.unpublishLocked(r.TrackID(), false) })
 }
 
 // Unpublish stops publishing a track.
 func (p *Participant) Unpublish(trackSID string) error {
 	return p.do(func() error {
-		if !p.unpublishLocked(trackSID) {
+		if !p.unpublishLocked(trackSID, false) {
 			return ErrTrackNotFound
 		}
 		return nil
 	})
 }
 
-func (p *Participant) unpublishLocked(sid string) bool {
+// unpublishLocked stops forwarding a track and tells the room; byServer also tells the
+// publisher, which did not ask for it.
+func (p *Participant) unpublishLocked(sid string, byServer bool) bool {
 	p.infoMu.Lock()
 	t := p.tracks[sid]
 	if t != nil {
@@ -290,14 +302,21 @@ func (p *Participant) unpublishLocked(sid string) bool {
 		return false
 	}
 	t.recv().Close()
-	p.room.trackUnpublished(p, sid)
-	p.log.Info("track unpublished", "track", sid)
+	p.room.trackUnpublished(p, sid, byServer)
+	p.log.Info("track unpublished", "track", sid, "by_server", byServer)
 	return true
 }
 
 // SetTrackMuted records a publisher's mute and tells the room.
 func (p *Participant) SetTrackMuted(trackSID string, muted bool) error {
-	return p.do(func() error {
+	_, err := p.setTrackMuted(trackSID, muted, false)
+	return err
+}
+
+// setTrackMuted records a mute and tells the room; byServer tells the publisher too.
+func (p *Participant) setTrackMuted(trackSID string, muted, byServer bool) (TrackInfo, error) {
+	var info TrackInfo
+	err := p.do(func() error {
 		p.infoMu.Lock()
 		t := p.tracks[trackSID]
 		if t == nil {
@@ -309,11 +328,18 @@ func (p *Participant) SetTrackMuted(trackSID string, muted bool) error {
 		}
 		p.infoMu.Unlock()
 		if t == nil {
-			return ErrTrackNotFound
+			return fmt.Errorf("%w: participant %q publishes no track %s", ErrTrackNotFound, p.identity, trackSID)
 		}
 		if t.mutedFlag.Swap(muted) != muted {
-			p.room.emit(TrackMutedEvent{ParticipantSID: p.sid, TrackSID: trackSID, Muted: muted}, p)
+			e := TrackMutedEvent{ParticipantSID: p.sid, TrackSID: trackSID, Muted: muted}
+			if byServer {
+				p.room.emitAbout(p, e)
+			} else {
+				p.room.emit(e, p)
+			}
 		}
+		info = t.info()
 		return nil
 	})
+	return info, err
 }

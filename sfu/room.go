@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -18,15 +19,29 @@ type Room struct {
 	ops       *opQueue
 	stop      chan struct{}
 
+	// Set at creation.
+	maxParticipants int
+	emptyTimeout    time.Duration // 0: close as soon as the last participant leaves
+
 	// Owned by the ops goroutine.
 	metadata     string
 	participants map[string]*Participant // by sid, in join order via order
 	order        []*Participant
 	closed       bool
 	speakers     speakerDetector
+	emptyTimer   *time.Timer // runs while the room is empty and has an empty timeout
+	emptyGen     uint64      // bumped to invalidate a timer that already fired
 
 	// snap is a copy-on-write list of participants for lock-free readers (data routing).
 	snap atomic.Pointer[[]*Participant]
+}
+
+// roomOptions are a new room's settings.
+type roomOptions struct {
+	name            string
+	metadata        string
+	maxParticipants int
+	emptyTimeout    time.Duration
 }
 
 func (r *Room) publishSnapshotLocked() {
@@ -42,12 +57,15 @@ func (r *Room) snapshot() []*Participant {
 	return nil
 }
 
-func newRoom(s *SFU, name string) *Room {
+func newRoom(s *SFU, o roomOptions) *Room {
 	r := &Room{
-		sfu: s, name: name, sid: newID("RM_"), createdAt: nowMs(),
-		log: s.log.With("room", name), ops: newOpQueue(), stop: make(chan struct{}),
+		sfu: s, name: o.name, sid: newID("RM_"), createdAt: nowMs(),
+		log: s.log.With("room", o.name), stop: make(chan struct{}),
+		maxParticipants: o.maxParticipants, emptyTimeout: o.emptyTimeout, metadata: o.metadata,
 		participants: map[string]*Participant{},
 	}
+	// The room's first event is its creation, before anything else can be queued.
+	r.ops = newOpQueue(r.createdLocked)
 	r.speakers.init()
 	s.wg.Add(1)
 	go r.tick(s.cfg.SpeakerInterval)
@@ -80,7 +98,8 @@ func (r *Room) Info() (info RoomInfo) {
 
 func (r *Room) infoLocked() RoomInfo {
 	return RoomInfo{SID: r.sid, Name: r.name, Metadata: r.metadata, CreatedAtMs: r.createdAt,
-		NumParticipants: uint32(len(r.participants)), MaxParticipants: uint32(r.sfu.cfg.MaxParticipants)}
+		NumParticipants: uint32(len(r.participants)), MaxParticipants: uint32(r.maxParticipants),
+		EmptyTimeout: r.emptyTimeout}
 }
 
 // Participants returns the room's participants in join order.
@@ -95,7 +114,7 @@ func (r *Room) join(p JoinParams, sink Sink) (part *Participant, err error) {
 	if !r.ops.Do(func() {
 		part, err = r.joinLocked(p, sink)
 		if err != nil && err != ErrRoomClosed && len(r.participants) == 0 {
-			r.closeLocked()
+			r.emptiedLocked()
 		}
 	}) {
 		return nil, ErrRoomClosed
@@ -113,7 +132,7 @@ func (r *Room) joinLocked(jp JoinParams, sink Sink) (*Participant, error) {
 			dup = o
 		}
 	}
-	if max := r.sfu.cfg.MaxParticipants; max > 0 && len(r.participants)-btoi(dup != nil) >= max {
+	if max := r.maxParticipants; max > 0 && len(r.participants)-btoi(dup != nil) >= max {
 		return nil, ErrRoomFull
 	}
 	if dup != nil {
@@ -125,6 +144,7 @@ func (r *Room) joinLocked(jp JoinParams, sink Sink) (*Participant, error) {
 	}
 	r.participants[p.sid] = p
 	r.order = append(r.order, p)
+	r.stopEmptyTimerLocked()
 	info := p.Info()
 	res := &JoinResult{Room: r.infoLocked(), Participant: info, ICEServers: r.sfu.tr.ICEServers()}
 	var existing []*publishedTrack
@@ -138,9 +158,7 @@ func (r *Room) joinLocked(jp JoinParams, sink Sink) (*Participant, error) {
 		existing = append(existing, o.publishedTracks()...)
 	}
 	sink.SendJoin(res)
-	if !jp.Permission.Hidden {
-		r.broadcastLocked(ParticipantJoinedEvent{Participant: info}, p)
-	}
+	r.eventLocked(ParticipantJoinedEvent{Participant: info}, p, !jp.Permission.Hidden)
 	r.publishSnapshotLocked()
 	p.start(existing)
 	r.log.Info("participant joined", "participant", p.sid, "identity", p.identity, "count", len(r.participants))
@@ -163,13 +181,33 @@ func (r *Room) broadcastLocked(e Event, except *Participant) {
 	}
 }
 
+// eventLocked records e in the room's journal (watchers see every event, hidden
+// participants' too) and, when tell is set, sends it to every participant but except.
+func (r *Room) eventLocked(e Event, except *Participant, tell bool) {
+	if r.closed {
+		return
+	}
+	r.sfu.events.append(r.name, r.sid, e)
+	if tell {
+		r.broadcastLocked(e, except)
+	}
+}
+
+// createdLocked is the room's first operation.
+func (r *Room) createdLocked() {
+	r.sfu.events.append(r.name, r.sid, RoomCreatedEvent{Room: r.infoLocked()})
+	if len(r.participants) == 0 {
+		r.startEmptyTimerLocked()
+	}
+}
+
 // trackPublished announces a track whose media started and subscribes the others.
 func (r *Room) trackPublished(pub *Participant, t *publishedTrack) {
 	r.ops.Push(func() {
 		if r.participants[pub.sid] != pub || t.recv() == nil {
 			return
 		}
-		r.broadcastLocked(TrackPublishedEvent{ParticipantSID: pub.sid, Track: t.info()}, pub)
+		r.eventLocked(TrackPublishedEvent{ParticipantSID: pub.sid, Track: t.info()}, pub, true)
 		for _, p := range r.order {
 			if p != pub {
 				p.autoSubscribe(t)
@@ -178,23 +216,44 @@ func (r *Room) trackPublished(pub *Participant, t *publishedTrack) {
 	})
 }
 
-// trackUnpublished announces that a track went away.
-func (r *Room) trackUnpublished(pub *Participant, sid string) {
+// trackUnpublished announces that a track went away: to the others, and to the
+// publisher too when the server, not the publisher, took the track away.
+func (r *Room) trackUnpublished(pub *Participant, sid string, tellPublisher bool) {
 	r.ops.Push(func() {
 		if r.participants[pub.sid] != pub {
 			return
 		}
-		r.broadcastLocked(TrackUnpublishedEvent{ParticipantSID: pub.sid, TrackSID: sid}, pub)
+		except := pub
+		if tellPublisher {
+			except = nil
+		}
+		r.eventLocked(TrackUnpublishedEvent{ParticipantSID: pub.sid, TrackSID: sid}, except, true)
 	})
 }
 
-// emit broadcasts e to everyone but except, in room order.
+// emit records e and sends it to everyone but except, in room order. A nil except sends
+// it to everyone; otherwise nothing happens once except has left.
 func (r *Room) emit(e Event, except *Participant) {
 	r.ops.Push(func() {
 		if except != nil && r.participants[except.sid] != except {
 			return
 		}
-		r.broadcastLocked(e, except)
+		r.eventLocked(e, except, true)
+	})
+}
+
+// emitAbout records e and sends it to everyone, p included, while p is in the room. Only p
+// itself hears it when p is hidden.
+func (r *Room) emitAbout(p *Participant, e Event) {
+	r.ops.Push(func() {
+		if r.participants[p.sid] != p {
+			return
+		}
+		hidden := p.perm().Hidden
+		r.eventLocked(e, nil, !hidden)
+		if hidden && !r.closed {
+			p.sink.SendEvent(e)
+		}
 	})
 }
 
@@ -204,7 +263,7 @@ func (r *Room) leave(p *Participant, reason LeaveReason) {
 		if r.participants[p.sid] == p {
 			r.removeLocked(p, reason)
 			if len(r.participants) == 0 {
-				r.closeLocked()
+				r.emptiedLocked()
 			}
 		}
 	})
@@ -220,34 +279,41 @@ func (r *Room) removeLocked(p *Participant, reason LeaveReason) {
 	}
 	r.speakers.forget(p.sid)
 	r.publishSnapshotLocked()
-	if !p.perm().Hidden {
-		for _, t := range p.publishedTracks() {
-			r.broadcastLocked(TrackUnpublishedEvent{ParticipantSID: p.sid, TrackSID: t.sid}, p)
-		}
-		r.broadcastLocked(ParticipantLeftEvent{ParticipantSID: p.sid, Identity: p.identity, Reason: reason}, p)
+	tell := !p.perm().Hidden
+	for _, t := range p.publishedTracks() {
+		r.eventLocked(TrackUnpublishedEvent{ParticipantSID: p.sid, TrackSID: t.sid}, p, tell)
 	}
+	r.eventLocked(ParticipantLeftEvent{ParticipantSID: p.sid, Identity: p.identity, Reason: reason}, p, tell)
 	p.close(reason)
 	r.log.Info("participant left", "participant", p.sid, "identity", p.identity, "reason", reason.String(), "count", len(r.participants))
 }
 
 // close removes everyone and stops the room.
-func (r *Room) close(reason LeaveReason) {
-	r.ops.Push(func() {
-		for len(r.order) > 0 {
-			r.removeLocked(r.order[0], reason)
-		}
-		r.closeLocked()
-	})
+func (r *Room) close(reason LeaveReason, why RoomFinishReason) {
+	r.ops.Push(func() { r.closeAllLocked(reason, why) })
 }
 
-func (r *Room) closeLocked() {
+// closeAllLocked removes everyone, telling them reason, and closes the room.
+func (r *Room) closeAllLocked(reason LeaveReason, why RoomFinishReason) {
+	for len(r.order) > 0 {
+		r.removeLocked(r.order[0], reason)
+	}
+	r.closeLocked(why)
+}
+
+// closeLocked finishes the room: its last event, out of the registry (so the name can be
+// used again, and its events continue the same journal), and its goroutines stop.
+func (r *Room) closeLocked(why RoomFinishReason) {
 	if r.closed {
 		return
 	}
+	r.stopEmptyTimerLocked()
+	r.sfu.events.append(r.name, r.sid, RoomFinishedEvent{Room: r.infoLocked(), Reason: why})
 	r.closed = true
 	close(r.stop)
-	r.sfu.roomEmpty(r)
+	r.sfu.roomGone(r)
 	r.ops.Stop()
+	r.log.Info("room finished", "reason", why.String())
 }
 
 // forEachParticipant calls f for every participant, on the room's queue, and waits.
@@ -281,6 +347,9 @@ func (r *Room) updateSpeakers() {
 		r.speakers.observe(p.sid, loud, packets)
 	}
 	if speakers, changed := r.speakers.update(); changed {
-		r.broadcastLocked(SpeakersChangedEvent{Speakers: speakers}, nil)
+		for _, p := range r.order {
+			p.speaking.Store(slices.ContainsFunc(speakers, func(s Speaker) bool { return s.ParticipantSID == p.sid }))
+		}
+		r.eventLocked(SpeakersChangedEvent{Speakers: speakers}, nil, true)
 	}
 }

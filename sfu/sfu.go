@@ -18,6 +18,8 @@ type SFU struct {
 	tr   *transport.Transport
 	data DataCodec
 	log  *slog.Logger
+	// events is every room's journal of events, for watchers (the gRPC edge).
+	events *eventHub
 
 	mu     sync.Mutex // guards rooms and closed
 	rooms  map[string]*Room
@@ -34,14 +36,24 @@ func New(cfg Config, tr *transport.Transport, data DataCodec, log *slog.Logger) 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &SFU{cfg: cfg, tr: tr, data: data, log: log, rooms: map[string]*Room{}}, nil
+	return &SFU{cfg: cfg, tr: tr, data: data, log: log, rooms: map[string]*Room{},
+		events: newEventHub(cfg.EventWindow, cfg.WatchBuffer, cfg.EventRetention)}, nil
 }
 
 // Join adds a participant to a room, creating the room if needed. The participant
 // reaches its client through sink, which gets the join response first.
 func (s *SFU) Join(p JoinParams, sink Sink) (*Participant, error) {
-	if p.Room == "" || p.Identity == "" {
-		return nil, ErrInvalidArgument
+	if err := validateRoomName(p.Room); err != nil {
+		return nil, err
+	}
+	if err := validateID("identity", p.Identity); err != nil {
+		return nil, err
+	}
+	if err := validateText("name", p.Name, maxNameLen); err != nil {
+		return nil, err
+	}
+	if err := s.validateMetadata("participant metadata", p.Metadata); err != nil {
+		return nil, err
 	}
 	for {
 		r, err := s.roomFor(p.Room)
@@ -64,19 +76,25 @@ func (s *SFU) roomFor(name string) (*Room, error) {
 	}
 	r := s.rooms[name]
 	if r == nil {
-		r = newRoom(s, name)
-		s.rooms[name] = r
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			<-r.ops.Done()
-		}()
+		r = s.addRoomLocked(roomOptions{name: name, maxParticipants: s.cfg.MaxParticipants})
 	}
 	return r, nil
 }
 
-// roomEmpty drops r from the registry once its last participant left.
-func (s *SFU) roomEmpty(r *Room) {
+// addRoomLocked creates a room and registers it; s.mu must be held.
+func (s *SFU) addRoomLocked(o roomOptions) *Room {
+	r := newRoom(s, o)
+	s.rooms[o.name] = r
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		<-r.ops.Done()
+	}()
+	return r
+}
+
+// roomGone drops r from the registry as it closes.
+func (s *SFU) roomGone(r *Room) {
 	s.mu.Lock()
 	if s.rooms[r.name] == r {
 		delete(s.rooms, r.name)
@@ -112,9 +130,10 @@ func (s *SFU) Close() {
 	}
 	s.mu.Unlock()
 	for _, r := range rooms {
-		r.close(LeaveServerShutdown)
+		r.close(LeaveServerShutdown, FinishShutdown)
 	}
 	s.wg.Wait()
+	s.events.close()
 }
 
 // newID makes a prefixed random id such as "PA_3k9x2m4q8z7w".

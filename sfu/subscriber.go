@@ -7,7 +7,6 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/cascade-sfu/cascade/router"
-	"github.com/cascade-sfu/cascade/simulcast"
 )
 
 // autoSubscribe is called by the room when a track starts; it subscribes if this
@@ -17,7 +16,8 @@ func (p *Participant) autoSubscribe(t *publishedTrack) {
 		return
 	}
 	p.ops.Push(func() {
-		if !p.closed.Load() && p.subscribeLocked(t) {
+		// The permission is checked again here: it may have been revoked since.
+		if !p.closed.Load() && p.perm().CanSubscribe && p.subscribeLocked(t) {
 			p.negotiateLocked()
 		}
 	})
@@ -45,8 +45,8 @@ func (p *Participant) subscribeLocked(t *publishedTrack) bool {
 		_ = p.sub.RemoveTrack(sender)
 		return false
 	}
-	p.chooseLayer(dt)
 	p.subs[t.sid] = &subscription{track: t, dt: dt, sender: sender}
+	p.allocateLocked(time.Now())
 	p.wg.Add(1)
 	go p.readSenderRTCP(sender, dt)
 	return true
@@ -116,6 +116,9 @@ func (p *Participant) UpdateSubscription(sids []string, subscribe bool) ([]Subsc
 	}
 	var out []SubscriptionResult
 	err := p.do(func() error {
+		if subscribe && !p.perm().CanSubscribe {
+			return fmt.Errorf("%w: may not subscribe", ErrPermissionDenied) // revoked meanwhile
+		}
 		changed := false
 		for _, sid := range sids {
 			res := SubscriptionResult{TrackSID: sid}
@@ -203,31 +206,10 @@ func (p *Participant) HandleAnswer(answer webrtc.SessionDescription, id uint32) 
 	})
 }
 
-// updateLayersLocked aims every video subscription at the best layer the publisher is
-// sending, within the subscriber's cap.
-func (p *Participant) updateLayersLocked() {
-	for _, s := range p.subs {
-		p.chooseLayer(s.dt)
-	}
-}
-
 // layerActiveWindow is how recently a layer must have delivered media to count as sent.
 // Chromium pauses and resumes its upper layers as its own bandwidth estimate moves; a
 // subscriber on a paused layer is moved down once the window passes.
 const layerActiveWindow = 700 * time.Millisecond
-
-func (p *Participant) chooseLayer(dt *router.DownTrack) {
-	r := dt.Receiver()
-	if !r.Simulcast() {
-		dt.SetTargetLayer(simulcast.LayerQ)
-		return
-	}
-	best := r.HighestActive(layerActiveWindow)
-	if best == simulcast.NoLayer {
-		return
-	}
-	dt.SetTargetLayer(min(best, dt.MaxLayer()))
-}
 
 // Subscriptions returns the sids of the tracks this participant receives.
 func (p *Participant) Subscriptions() []string {

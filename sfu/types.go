@@ -1,6 +1,8 @@
 package sfu
 
 import (
+	"time"
+
 	"github.com/pion/webrtc/v4"
 )
 
@@ -105,6 +107,9 @@ type RoomInfo struct {
 	CreatedAtMs     int64
 	NumParticipants uint32
 	MaxParticipants uint32
+	// EmptyTimeout is how long the room stays open with nobody in it; 0 for a room made by
+	// a join, which closes when its last participant leaves.
+	EmptyTimeout time.Duration
 }
 
 // LeaveReason says why a participant left.

@@ -3,6 +3,7 @@ package signaling
 import (
 	"github.com/pion/webrtc/v4"
 
+	"github.com/cascade-sfu/cascade/bwe"
 	pb "github.com/cascade-sfu/cascade/proto/cascade/v1"
 	"github.com/cascade-sfu/cascade/sfu"
 )
@@ -174,6 +175,23 @@ func iceServersToPB(servers []webrtc.ICEServer) []*pb.IceServer {
 			is.Credential = c
 		}
 		out = append(out, is)
+	}
+	return out
+}
+
+// StreamStateToPB converts a subscriber's stream state.
+func StreamStateToPB(u sfu.StreamStateUpdate) *pb.StreamStateUpdate {
+	out := &pb.StreamStateUpdate{EstimateBps: uint64(max(u.EstimateBps, 0))}
+	for _, st := range u.Streams {
+		state := pb.StreamState_STREAM_STATE_ACTIVE
+		switch st.State {
+		case bwe.StatePausedBandwidth:
+			state = pb.StreamState_STREAM_STATE_PAUSED_BANDWIDTH
+		case bwe.StatePausedPreference:
+			state = pb.StreamState_STREAM_STATE_PAUSED_PREFERENCE
+		}
+		out.Streams = append(out.Streams, &pb.StreamStateInfo{ParticipantSid: st.ParticipantSID, TrackSid: st.TrackSID,
+			State: state, CurrentRid: st.CurrentRID, TargetRid: st.TargetRID, Reason: string(st.Reason)})
 	}
 	return out
 }

@@ -187,6 +187,10 @@ func (s *session) handle(b []byte) bool {
 	case *pb.SignalRequest_Leave:
 		p.Leave(sfu.LeaveClientRequest)
 		return false
+	case *pb.SignalRequest_TrackSettings:
+		ts := m.TrackSettings
+		s.reply("track_settings", p.UpdateTrackSettings(ts.GetTrackSids(), sfu.TrackSettings{Disabled: ts.GetDisabled(),
+			Width: ts.GetWidth(), Height: ts.GetHeight(), MaxRID: ts.GetMaxRid(), Priority: ts.GetPriority()}))
 	case *pb.SignalRequest_Ping:
 		s.send(&pb.SignalResponse{Message: &pb.SignalResponse_Pong{Pong: &pb.Pong{
 			TimestampMs: m.Ping.GetTimestampMs(), ServerTimeMs: time.Now().UnixMilli()}}})
@@ -444,4 +448,18 @@ func (s *session) Close(reason sfu.LeaveReason, message string) {
 		s.send(&pb.SignalResponse{Message: &pb.SignalResponse_Leave{Leave: &pb.LeaveResponse{Reason: LeaveReasonToPB(reason), Message: message}}})
 	}
 	s.closeWith(websocket.StatusNormalClosure, reason.String())
+}
+
+// SendStreamState implements sfu.QualitySink.
+func (s *session) SendStreamState(u sfu.StreamStateUpdate) {
+	s.send(&pb.SignalResponse{Message: &pb.SignalResponse_StreamState{StreamState: StreamStateToPB(u)}})
+}
+
+// SendSubscribedLayers implements sfu.QualitySink.
+func (s *session) SendSubscribedLayers(trackSID string, layers []sfu.SubscribedLayer) {
+	u := &pb.SubscribedLayersUpdate{TrackSid: trackSID}
+	for _, l := range layers {
+		u.Layers = append(u.Layers, &pb.SubscribedLayer{Rid: l.RID, Active: l.Active})
+	}
+	s.send(&pb.SignalResponse{Message: &pb.SignalResponse_SubscribedLayers{SubscribedLayers: u}})
 }
