@@ -9,6 +9,7 @@ import (
 	"net"
 
 	pionnet "github.com/pion/transport/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cascade-sfu/cascade/auth"
 	"github.com/cascade-sfu/cascade/sfu"
@@ -23,6 +24,12 @@ type Config struct {
 	HTTPPort int
 	// RTCPort is the one ICE UDP mux port for every peer connection (default 7702).
 	RTCPort int
+	// GRPCPort serves the control plane for app servers: cascade.v1.RoomService, gRPC
+	// health and reflection (default 7701).
+	GRPCPort int
+	// GRPCTLSCert and GRPCTLSKey, both set, are PEM files to serve gRPC over TLS.
+	GRPCTLSCert string
+	GRPCTLSKey  string
 	// NodeIP, when set, is the address advertised in ICE host candidates (for NAT / containers).
 	NodeIP string
 	// RTCBind, when set, is the address the ICE UDP mux binds to instead of Bind.
@@ -38,6 +45,9 @@ type Config struct {
 	Dev bool
 	// MaxMessageBytes bounds one signaling frame (default 64 KiB).
 	MaxMessageBytes int
+	// Registry receives the node's metrics, served on /metrics; nil gives the node a
+	// registry of its own. Two nodes cannot share one (their metrics would collide).
+	Registry *prometheus.Registry
 	// SFU and Signaling tune those packages; zero values take their defaults.
 	SFU       sfu.Config
 	Signaling signaling.Config
@@ -47,6 +57,7 @@ type Config struct {
 const (
 	DefaultHTTPPort = 7700
 	DefaultRTCPort  = 7702
+	DefaultGRPCPort = 7701
 )
 
 // Validate checks the config.
@@ -54,7 +65,7 @@ func (c *Config) Validate() error {
 	if len(c.Keys) == 0 {
 		return errors.New("node: no API keys configured")
 	}
-	for _, p := range []int{c.HTTPPort, c.RTCPort} {
+	for _, p := range []int{c.HTTPPort, c.RTCPort, c.GRPCPort} {
 		if p < 0 || p > 65535 {
 			return fmt.Errorf("node: port %d out of range", p)
 		}

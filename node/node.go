@@ -12,7 +12,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/cascade-sfu/cascade/auth"
+	"github.com/cascade-sfu/cascade/metrics"
 	"github.com/cascade-sfu/cascade/sfu"
 	"github.com/cascade-sfu/cascade/signaling"
 	"github.com/cascade-sfu/cascade/transport"
@@ -32,6 +35,8 @@ type Node struct {
 	verifier *auth.Verifier
 	http     *http.Server
 	ln       net.Listener
+	grpc     *grpcEdge            // the control plane for app servers
+	metrics  *prometheus.Registry // served on /metrics
 
 	mu      sync.Mutex // guards started, closed
 	started bool
@@ -64,6 +69,14 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		_ = n.tr.Close()
 		return nil, err
 	}
+	n.metrics = cfg.Registry
+	if n.metrics == nil {
+		n.metrics = prometheus.NewRegistry()
+	}
+	if err := metrics.Register(n.metrics, metricsSource{n.sfu}); err != nil {
+		_ = n.tr.Close()
+		return nil, fmt.Errorf("node: metrics: %w", err)
+	}
 	sigCfg := cfg.Signaling
 	sigCfg.ServerVersion = Version
 	if cfg.MaxMessageBytes > 0 {
@@ -73,8 +86,13 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		_ = n.tr.Close()
 		return nil, err
 	}
+	if n.grpc, err = newGRPCEdge(cfg, n.sfu, v, log.With("component", "api")); err != nil {
+		_ = n.tr.Close()
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/v1/signal", n.sig)
+	mux.Handle("/metrics", metrics.Handler(n.metrics))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
@@ -100,6 +118,10 @@ func (n *Node) Start() error {
 	if err != nil {
 		return fmt.Errorf("node: listen %s: %w", addr, err)
 	}
+	if err := n.grpc.start(n.cfg.Bind, n.cfg.GRPCPort); err != nil {
+		_ = ln.Close()
+		return err
+	}
 	n.ln = ln
 	n.started = true
 	go func() {
@@ -108,7 +130,7 @@ func (n *Node) Start() error {
 			n.log.Error("http server stopped", "err", err)
 		}
 	}()
-	n.log.Info("node started", "http", ln.Addr().String(), "rtc", n.tr.LocalAddr().String())
+	n.log.Info("node started", "http", ln.Addr().String(), "grpc", n.grpc.addr(), "rtc", n.tr.LocalAddr().String())
 	return nil
 }
 
@@ -146,6 +168,7 @@ func (n *Node) Close() error {
 	if started {
 		go func() { _ = n.http.Shutdown(ctx) }()
 	}
+	n.grpc.stop()
 	n.sig.Close()
 	n.sfu.Close()
 	if started {

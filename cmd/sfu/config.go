@@ -44,6 +44,9 @@ type layer struct {
 	Bind            *string           `yaml:"bind"`
 	HTTPPort        *int              `yaml:"http_port"`
 	RTCPort         *int              `yaml:"rtc_port"`
+	GRPCPort        *int              `yaml:"grpc_port"`
+	GRPCTLSCert     *string           `yaml:"grpc_tls_cert"`
+	GRPCTLSKey      *string           `yaml:"grpc_tls_key"`
 	NodeIP          *string           `yaml:"node_ip"`
 	APIKey          *string           `yaml:"api_key"`
 	APISecret       *string           `yaml:"api_secret"`
@@ -59,6 +62,9 @@ func (l *layer) override(o layer) {
 	setIf(&l.Bind, o.Bind)
 	setIf(&l.HTTPPort, o.HTTPPort)
 	setIf(&l.RTCPort, o.RTCPort)
+	setIf(&l.GRPCPort, o.GRPCPort)
+	setIf(&l.GRPCTLSCert, o.GRPCTLSCert)
+	setIf(&l.GRPCTLSKey, o.GRPCTLSKey)
 	setIf(&l.NodeIP, o.NodeIP)
 	setIf(&l.APIKey, o.APIKey)
 	setIf(&l.APISecret, o.APISecret)
@@ -97,6 +103,7 @@ func (l *layer) validate(name func(key string) string) error {
 		checkIP("node_ip", l.NodeIP),
 		checkPort("http_port", l.HTTPPort),
 		checkPort("rtc_port", l.RTCPort),
+		checkPort("grpc_port", l.GRPCPort),
 	}
 	if l.APIKey != nil && strings.TrimSpace(*l.APIKey) != *l.APIKey {
 		errs = append(errs, usageErrorf("%s: API key has leading or trailing spaces", name("api_key")))
@@ -216,6 +223,9 @@ func envLayer(getenv func(string) string) (layer, error) {
 	str("bind", &l.Bind)
 	num("http_port", &l.HTTPPort)
 	num("rtc_port", &l.RTCPort)
+	num("grpc_port", &l.GRPCPort)
+	str("grpc_tls_cert", &l.GRPCTLSCert)
+	str("grpc_tls_key", &l.GRPCTLSKey)
 	str("node_ip", &l.NodeIP)
 	str("api_key", &l.APIKey)
 	str("api_secret", &l.APISecret)
@@ -301,6 +311,9 @@ func addConfigFlags(fs *flag.FlagSet, nodeFlags bool) *configFlags {
 	fs.Var(strFlag{&l.Bind}, "bind", "`IP` address to listen on; empty means every interface (env CASCADE_BIND)")
 	fs.Var(intFlag{&l.HTTPPort}, "http-port", "HTTP and WebSocket `port`, 0 picks one (default 7700; env CASCADE_HTTP_PORT)")
 	fs.Var(intFlag{&l.RTCPort}, "rtc-port", "ICE UDP mux `port`, 0 picks one (default 7702; env CASCADE_RTC_PORT)")
+	fs.Var(intFlag{&l.GRPCPort}, "grpc-port", "gRPC control-plane `port`, 0 picks one (default 7701; env CASCADE_GRPC_PORT)")
+	fs.Var(strFlag{&l.GRPCTLSCert}, "grpc-tls-cert", "PEM certificate `file` to serve gRPC over TLS, with --grpc-tls-key (env CASCADE_GRPC_TLS_CERT)")
+	fs.Var(strFlag{&l.GRPCTLSKey}, "grpc-tls-key", "PEM private key `file` for --grpc-tls-cert (env CASCADE_GRPC_TLS_KEY)")
 	fs.Var(strFlag{&l.NodeIP}, "node-ip", "`IP` address advertised in ICE candidates, for NAT and containers (env CASCADE_NODE_IP)")
 	fs.Var(strFlag{&l.LogLevel}, "log-level", "log `level`: debug, info, warn or error (default info; env CASCADE_LOG_LEVEL)")
 	fs.Var(boolFlag{&l.Dev}, "dev", "development mode: /v1/dev/token for the demo page, loopback candidates (env CASCADE_DEV)")
@@ -337,6 +350,9 @@ type settings struct {
 	Bind            string
 	HTTPPort        int
 	RTCPort         int
+	GRPCPort        int
+	GRPCTLSCert     string
+	GRPCTLSKey      string
 	NodeIP          string
 	APIKey          string
 	APISecret       string
@@ -351,6 +367,7 @@ func resolve(l layer) (settings, error) {
 	s := settings{
 		HTTPPort: node.DefaultHTTPPort,
 		RTCPort:  node.DefaultRTCPort,
+		GRPCPort: node.DefaultGRPCPort,
 		LogLevel: slog.LevelInfo,
 		Keys:     auth.Keys{},
 	}
@@ -362,6 +379,18 @@ func resolve(l layer) (settings, error) {
 	}
 	if l.RTCPort != nil {
 		s.RTCPort = *l.RTCPort
+	}
+	if l.GRPCPort != nil {
+		s.GRPCPort = *l.GRPCPort
+	}
+	if l.GRPCTLSCert != nil {
+		s.GRPCTLSCert = *l.GRPCTLSCert
+	}
+	if l.GRPCTLSKey != nil {
+		s.GRPCTLSKey = *l.GRPCTLSKey
+	}
+	if (s.GRPCTLSCert == "") != (s.GRPCTLSKey == "") {
+		return settings{}, usageErrorf("gRPC TLS needs both grpc_tls_cert and grpc_tls_key (CASCADE_GRPC_TLS_CERT/KEY, --grpc-tls-cert/--grpc-tls-key)")
 	}
 	if l.NodeIP != nil {
 		s.NodeIP = *l.NodeIP
@@ -455,6 +484,9 @@ func (s *settings) nodeConfig(newKey func() (string, string, error)) (cfg node.C
 		Bind:            s.Bind,
 		HTTPPort:        s.HTTPPort,
 		RTCPort:         s.RTCPort,
+		GRPCPort:        s.GRPCPort,
+		GRPCTLSCert:     s.GRPCTLSCert,
+		GRPCTLSKey:      s.GRPCTLSKey,
 		NodeIP:          s.NodeIP,
 		IncludeLoopback: loopback,
 		Keys:            keys,

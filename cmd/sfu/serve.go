@@ -52,7 +52,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	}
 	log.Debug("config", "bind", cfg.Bind, "node_ip", cfg.NodeIP, "dev", cfg.Dev,
 		"include_loopback", cfg.IncludeLoopback, "api_keys", len(cfg.Keys))
-	printBanner(e, cfg, generated, n.HTTPAddr(), n.RTCAddr())
+	printBanner(e, cfg, generated, n.HTTPAddr(), n.GRPCAddr(), n.RTCAddr())
 
 	<-ctx.Done()
 	log.Info("shutting down")
@@ -74,7 +74,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 
 // printBanner tells the person who started the node how to use it. It goes to stdout, the
 // logs to stderr.
-func printBanner(e *env, cfg node.Config, generated bool, httpAddr, rtcAddr string) {
+func printBanner(e *env, cfg node.Config, generated bool, httpAddr, grpcAddr, rtcAddr string) {
 	port := portOf(httpAddr, cfg.HTTPPort)
 	host := demoHost(cfg)
 	base := "http://" + net.JoinHostPort(host, port) + "/"
@@ -90,6 +90,12 @@ func printBanner(e *env, cfg node.Config, generated bool, httpAddr, rtcAddr stri
 		fmt.Fprintf(w, "  On this machine: %s (browsers allow the camera only on localhost or HTTPS)\n", local)
 	}
 	fmt.Fprintf(w, "  Signaling:   ws://%s/v1/signal\n", net.JoinHostPort(host, port))
+	grpcPort := portOf(grpcAddr, cfg.GRPCPort)
+	scheme := "plaintext"
+	if cfg.GRPCTLSCert != "" {
+		scheme = "TLS"
+	}
+	fmt.Fprintf(w, "  gRPC:        %s (%s; cascade.v1.RoomService, health, reflection)\n", net.JoinHostPort(host, grpcPort), scheme)
 	fmt.Fprintf(w, "  RTC (UDP):   %s\n", rtcAddr)
 	if generated {
 		key, secret := onlyKey(cfg.Keys)
@@ -98,6 +104,8 @@ func printBanner(e *env, cfg node.Config, generated bool, httpAddr, rtcAddr stri
 		fmt.Fprintf(w, "  API secret:  %s\n", secret)
 		fmt.Fprintf(w, "\nMint an access token:\n")
 		fmt.Fprintf(w, "  %s token --api-key %s --api-secret %s --room demo --identity alice\n", e.progName, key, secret)
+		fmt.Fprintf(w, "\nList the rooms over gRPC:\n")
+		fmt.Fprintf(w, "  %s rooms list --addr %s --api-key %s --api-secret %s\n", e.progName, net.JoinHostPort(host, grpcPort), key, secret)
 	} else {
 		fmt.Fprintf(w, "\nMint an access token with the configured key:\n")
 		fmt.Fprintf(w, "  %s token [--config FILE] --room demo --identity alice\n", e.progName)

@@ -41,7 +41,7 @@ func TestServeDevNode(t *testing.T) {
 	e := &env{stdout: &out, stderr: &errOut, getenv: mapEnv(map[string]string{"CASCADE_LOG_LEVEL": "debug"}), progName: "sfu"}
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, e, []string{"--bind", "127.0.0.1", "--http-port", "0", "--rtc-port", "0"})
+		done <- run(ctx, e, []string{"--bind", "127.0.0.1", "--http-port", "0", "--rtc-port", "0", "--grpc-port", "0"})
 	}()
 	waitFor(t, 20*time.Second, "the banner", func() bool {
 		select {

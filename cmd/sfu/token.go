@@ -11,8 +11,8 @@ import (
 func init() {
 	register(&command{
 		name:    "token",
-		args:    "--room R --identity I [flags]",
-		summary: "print an access token for joining a room",
+		args:    "--room R --identity I [flags] | --admin [--room R]",
+		summary: "print an access token for joining a room, or an admin token for the gRPC API",
 		run:     runToken,
 	})
 }
@@ -20,8 +20,9 @@ func init() {
 func runToken(_ context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, commands["token"])
 	cf := addConfigFlags(fs, false)
-	room := fs.String("room", "", "`room` to join (required)")
-	identity := fs.String("identity", "", "participant `identity`, unique in the room (required)")
+	room := fs.String("room", "", "`room` to join (required), or with --admin the one room to administer")
+	identity := fs.String("identity", "", "participant `identity`, unique in the room (required; optional with --admin)")
+	admin := fs.Bool("admin", false, "mint an admin token for the gRPC API (roomCreate, roomList, roomAdmin): every room, or only --room")
 	name := fs.String("name", "", "display `name`")
 	metadata := fs.String("metadata", "", "application `metadata` carried in the token, opaque to the SFU")
 	ttl := fs.Duration("ttl", 6*time.Hour, "how long the token stays valid")
@@ -32,6 +33,11 @@ func runToken(_ context.Context, e *env, args []string) int {
 		return code
 	}
 	switch {
+	case *admin && (*noPublish || *noSubscribe || *noData):
+		return exitCode(e, "token", usageErrorf("--no-publish, --no-subscribe and --no-data are for participant tokens, not --admin"))
+	case *admin && *ttl <= 0:
+		return exitCode(e, "token", usageErrorf("--ttl must be positive, got %v", *ttl))
+	case *admin:
 	case *room == "":
 		return exitCode(e, "token", usageErrorf("--room is required"))
 	case *identity == "":
@@ -48,6 +54,10 @@ func runToken(_ context.Context, e *env, args []string) int {
 		return exitCode(e, "token", err)
 	}
 	grant := auth.VideoGrant{Room: *room, RoomJoin: true}
+	if *admin {
+		// No roomJoin: an admin token drives the control plane and joins no room.
+		grant = auth.VideoGrant{Room: *room, RoomAdmin: true, RoomCreate: true, RoomList: true}
+	}
 	// Absent capabilities mean allowed; write an explicit false only for what is forbidden.
 	if *noPublish {
 		grant.CanPublish = auth.Bool(false)
