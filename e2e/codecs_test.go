@@ -11,6 +11,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/cascade-sfu/cascade/client"
+	"github.com/cascade-sfu/cascade/sfu"
 	cascadev1 "github.com/cascade-sfu/cascade/proto/cascade/v1"
 )
 
@@ -140,4 +141,49 @@ func TestCodecsForwarded(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMutedTrackIsNotForwarded mutes a publisher's video on the server side while the
+// publisher keeps sending: forwarding stops (the subscriber is told why) and resumes at a
+// keyframe on unmute.
+func TestMutedTrackIsNotForwarded(t *testing.T) {
+	noLeaks(t)
+	n := startE2ENode(t, nil)
+	pub := joinPeer(t, n, "mute", "pub")
+	sub := joinPeer(t, n, "mute", "sub")
+	src := pub.publishAV(127)
+	eventually(t, "sub receiving", 15*time.Second, func() bool { return sub.receiving(10, 10, "pub") }, sub.describe)
+	var sp *sfu.Participant
+	for _, p := range n.SFU().Room("mute").Participants() {
+		if p.Identity() == "pub" {
+			sp = p
+		}
+	}
+	if err := sp.SetTrackMuted(src.vt.SID(), true); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "stream state muted", 5*time.Second, func() bool {
+		st := sub.c.StreamState(src.vt.SID())
+		return st != nil && st.GetReason() == "muted"
+	})
+	frames := func() int {
+		for _, s := range sub.byPublisher("pub") {
+			if s.kind == webrtc.RTPCodecTypeVideo {
+				return s.frames
+			}
+		}
+		return 0
+	}
+	// Forwarding has stopped once the count holds still across several allocation rounds.
+	last, since := frames(), time.Now()
+	eventually(t, "video to stop", 10*time.Second, func() bool {
+		if f := frames(); f != last {
+			last, since = f, time.Now()
+		}
+		return time.Since(since) > time.Second
+	})
+	if err := sp.SetTrackMuted(src.vt.SID(), false); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "video to resume", 10*time.Second, func() bool { return frames() > last+10 }, sub.describe)
 }

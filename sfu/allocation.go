@@ -13,6 +13,9 @@ import (
 // so the allocator can still choose them; real ones replace them once measured.
 var nominalLayerBps = [simulcast.MaxLayers]int{150_000, 500_000, 1_700_000}
 
+// reasonMuted is the stream state reason for a track its publisher or the server muted.
+const reasonMuted bwe.Reason = "muted"
+
 const (
 	nominalSingleLayerBps = 300_000
 	nominalAudioBps       = 40_000
@@ -95,6 +98,7 @@ func (p *Participant) allocateLocked(now time.Time) {
 		return 1
 	})
 	tracks := make([]bwe.Track, len(subs))
+	muted := make([]bool, len(subs))
 	for i, s := range subs {
 		t := s.track
 		st := p.settings[t.sid]
@@ -107,6 +111,7 @@ func (p *Participant) allocateLocked(now time.Time) {
 			bt.Class = bwe.ClassPinned
 		}
 		tracks[i] = bt
+		muted[i] = t.muted()
 	}
 	budget := estimate
 	if !p.bw.trusted(now) {
@@ -118,8 +123,19 @@ func (p *Participant) allocateLocked(now time.Time) {
 	var video []*router.DownTrack
 	for i, a := range allocs {
 		s := subs[i]
+		if muted[i] {
+			// A muted track (by its publisher or the server) is not forwarded at all, even
+			// if the publisher keeps sending.
+			s.dt.Pause()
+			if s.track.kind == KindVideo {
+				update.Streams = append(update.Streams, StreamState{ParticipantSID: s.track.owner.sid, TrackSID: s.track.sid,
+					State: bwe.StatePausedPreference, Reason: reasonMuted})
+			}
+			continue
+		}
 		media += a.Bps
 		if s.track.kind != KindVideo {
+			s.dt.SetTargetLayer(0)
 			continue
 		}
 		video = append(video, s.dt)

@@ -316,15 +316,6 @@ func (r *Room) closeLocked(why RoomFinishReason) {
 	r.log.Info("room finished", "reason", why.String())
 }
 
-// forEachParticipant calls f for every participant, on the room's queue, and waits.
-func (r *Room) forEachParticipant(f func(p *Participant)) {
-	r.ops.Do(func() {
-		for _, p := range r.order {
-			f(p)
-		}
-	})
-}
-
 // updateSpeakers feeds the audio levels of the last interval to the detector and tells
 // everyone when the set of active speakers changes.
 func (r *Room) updateSpeakers() {
