@@ -283,8 +283,8 @@ const minKeyframeGap = 100 * time.Millisecond
 // is older than KeyframeThrottle; once a keyframe arrived, the next request goes out at
 // once, so a subscriber joining just after a keyframe does not wait a whole throttle.
 func (r *Receiver) RequestKeyframe(layer int8) {
-	if layer < 0 || int(layer) >= simulcast.MaxLayers || r.cfg.Keyframes == nil {
-		return
+	if layer < 0 || int(layer) >= simulcast.MaxLayers || r.cfg.Keyframes == nil || r.cfg.Codec.Kind == KindAudio {
+		return // audio has no keyframes to ask for
 	}
 	l := r.layers[layer].Load()
 	if l == nil {

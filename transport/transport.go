@@ -94,6 +94,10 @@ func New(cfg Config, log *slog.Logger) (*Transport, error) {
 	return t, nil
 }
 
+// socketBuffer is the kernel buffer asked for on the ICE mux socket (the kernel caps it at
+// net.core.rmem_max / wmem_max unless run with CAP_NET_ADMIN).
+const socketBuffer = 8 << 20
+
 // listen opens the ICE UDP mux: one socket on Bind, or with no Bind one socket per local
 // interface address on the same port (a socket on the unspecified address cannot tell
 // which local address a packet came to, which ICE host candidates need).
@@ -101,7 +105,8 @@ func (t *Transport) listen(lf LoggerFactory) error {
 	var err error
 	if t.cfg.Bind == "" && t.cfg.Net == nil {
 		opts := []ice.UDPMuxFromPortOption{ice.UDPMuxFromPortWithLogger(lf.NewLogger("udpmux")),
-			ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4, ice.NetworkTypeUDP6)}
+			ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4, ice.NetworkTypeUDP6),
+			ice.UDPMuxFromPortWithReadBufferSize(socketBuffer), ice.UDPMuxFromPortWithWriteBufferSize(socketBuffer)}
 		if t.cfg.IncludeLoopback {
 			opts = append(opts, ice.UDPMuxFromPortWithLoopback())
 		}
@@ -123,6 +128,12 @@ func (t *Transport) listen(lf LoggerFactory) error {
 	}
 	if err != nil {
 		return fmt.Errorf("transport: listen %s: %w", addr, err)
+	}
+	if uc, ok := t.conn.(*net.UDPConn); ok {
+		// Every peer shares this socket: a keyframe fanned out to many subscribers, or many
+		// publishers at once, overflows the default buffers and the kernel drops packets.
+		_ = uc.SetReadBuffer(socketBuffer)
+		_ = uc.SetWriteBuffer(socketBuffer)
 	}
 	t.addr = t.conn.LocalAddr()
 	t.mux = webrtc.NewICEUDPMux(lf.NewLogger("udpmux"), t.conn)
@@ -155,18 +166,8 @@ func (t *Transport) buildAPI(publisher bool, lf LoggerFactory, cc ...interceptor
 			return nil, err
 		}
 		reg.Add(tw)
-	} else {
-		// Toward subscribers: transport-wide sequence numbers and send times for bandwidth
-		// estimation (added first, so retransmissions get their own numbers), and sender
-		// reports. No NACK responder: the router answers NACKs from the publisher's ring.
-		for _, f := range cc {
-			reg.Add(f)
-		}
-		sr, err := report.NewSenderInterceptor(report.WithSenderLoggerFactory(lf), report.SenderUseLatestPacket())
-		if err != nil {
-			return nil, err
-		}
-		reg.Add(sr)
+	} else if err := addSubscriberInterceptors(reg, lf, cc...); err != nil {
+		return nil, err
 	}
 	s := webrtc.SettingEngine{LoggerFactory: lf}
 	s.SetICEUDPMux(t.mux)
