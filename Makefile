@@ -3,7 +3,7 @@ GOBIN ?= $(shell $(GO) env GOPATH)/bin
 PROTOC_GEN_GO_VERSION ?= v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION ?= v1.5.1
 
-.PHONY: test proto proto-tools bench lint run
+.PHONY: test proto proto-tools bench bench-go bench-capacity lint run
 
 # The README's test command.
 test:
@@ -24,8 +24,19 @@ proto: proto-tools
 		--go-grpc_out=proto --go-grpc_opt=paths=source_relative \
 		$$(find proto -name '*.proto')
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./router/ ./simulcast/
+# Benchmarks (docs/performance.md says what each measures and what they gave on the reference
+# machine): the per-packet ones, then the end-to-end capacity run of one node.
+bench: bench-go bench-capacity
+
+# BenchmarkForward and BenchmarkBaseline (real SRTP and loopback UDP) print ns/fwd and
+# cpu-ns/fwd; compare the two at the same subs=N.
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem ./router/ ./simulcast/ ./client/synth/
+
+# A node on loopback and the load tester stepping up subscribers to the knee
+# (scripts/capacity.sh lists its settings).
+bench-capacity:
+	./scripts/capacity.sh
 
 lint:
 	gofmt -l . | (! grep .)

@@ -10,34 +10,50 @@ import (
 	"github.com/pion/transport/v4"
 )
 
-// impairedNet is the operating system's network with Impairment applied to what UDP sockets
-// receive. One is made per subscriber connection, so the bandwidth cap is that connection's.
-type impairedNet struct {
+// socketBuffer is the receive buffer asked for on every socket of the load tester's peer
+// connections. The default (about 200 KB) overflows when keyframes of several tracks arrive
+// together, and the kernel's drops would read as loss caused by the SFU. Linux caps it at
+// net.core.rmem_max.
+const socketBuffer = 4 << 20
+
+// clientNet is the operating system's network as the load tester's peer connections see it:
+// larger socket receive buffers and, on subscriber connections, the Impairment applied to
+// what UDP sockets receive. One is made per connection, so a bandwidth cap is that
+// connection's.
+type clientNet struct {
 	transport.Net
-	cfg Impairment
+	impair Impairment
 }
 
-func newImpairedNet(base transport.Net, cfg Impairment) *impairedNet {
-	return &impairedNet{Net: base, cfg: cfg}
+func newClientNet(base transport.Net, impair Impairment) *clientNet {
+	return &clientNet{Net: base, impair: impair}
+}
+
+func (n *clientNet) wrap(c transport.UDPConn) transport.UDPConn {
+	_ = c.SetReadBuffer(socketBuffer) // best effort: the default still works, only worse
+	if !n.impair.Active() {
+		return c
+	}
+	return newImpairedConn(c, n.impair)
 }
 
 // ListenUDP wraps the sockets ICE gathers host candidates on.
-func (n *impairedNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
+func (n *clientNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
 	c, err := n.Net.ListenUDP(network, laddr)
 	if err != nil {
 		return nil, err
 	}
-	return newImpairedConn(c, n.cfg), nil
+	return n.wrap(c), nil
 }
 
 // ListenPacket wraps UDP packet sockets the same way.
-func (n *impairedNet) ListenPacket(network, address string) (net.PacketConn, error) {
+func (n *clientNet) ListenPacket(network, address string) (net.PacketConn, error) {
 	c, err := n.Net.ListenPacket(network, address)
 	if err != nil {
 		return nil, err
 	}
 	if uc, ok := c.(transport.UDPConn); ok {
-		return newImpairedConn(uc, n.cfg), nil
+		return n.wrap(uc), nil
 	}
 	return c, nil
 }

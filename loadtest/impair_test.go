@@ -15,7 +15,7 @@ func impairedPair(t *testing.T, cfg Impairment) (send *net.UDPConn, recv *impair
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := newImpairedNet(base, cfg)
+	n := newClientNet(base, cfg)
 	rc, err := n.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)

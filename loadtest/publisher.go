@@ -3,6 +3,7 @@ package loadtest
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
@@ -32,7 +33,7 @@ func (p *publisher) publish(ctx context.Context, cfg *Config, index int) error {
 	if p.audio {
 		return p.publishAudio(ctx, index)
 	}
-	return p.publishVideo(ctx, cfg)
+	return p.publishVideo(ctx, cfg, index)
 }
 
 // Camera shape: 1280x720 at 30 fps; simulcast layers as synth's defaults (about 150, 500 and
@@ -42,7 +43,14 @@ const (
 	camBitrate          = 1_700_000
 )
 
-func (p *publisher) publishVideo(ctx context.Context, cfg *Config) error {
+// keyframeInterval spreads periodic keyframes over 2.5..3.5 s by publisher, so publishers
+// that started together do not send their (several times larger) keyframes in the same
+// instant for the whole run, which no real room does.
+func keyframeInterval(index int) time.Duration {
+	return 2500*time.Millisecond + time.Duration(index*379%1000)*time.Millisecond
+}
+
+func (p *publisher) publishVideo(ctx context.Context, cfg *Config, index int) error {
 	id, stream := "v-"+p.id, "s-"+p.id
 	opts := client.TrackOptions{Name: "camera", Source: cascadev1.TrackSource_TRACK_SOURCE_CAMERA, Width: camWidth, Height: camHeight}
 	if !cfg.Simulcast {
@@ -56,7 +64,8 @@ func (p *publisher) publishVideo(ctx context.Context, cfg *Config) error {
 			if tr, err = synth.NewH264Track(id, stream); err != nil {
 				return err
 			}
-			st, err := synth.NewH264Stream(synth.H264Config{Bitrate: camBitrate, Width: camWidth, Height: camHeight, Layer: 2})
+			st, err := synth.NewH264Stream(synth.H264Config{Bitrate: camBitrate, Width: camWidth, Height: camHeight, Layer: 2,
+				KeyframeInterval: keyframeInterval(index)})
 			if err != nil {
 				return err
 			}
@@ -68,7 +77,8 @@ func (p *publisher) publishVideo(ctx context.Context, cfg *Config) error {
 			if tr, err = synth.NewVP8Track(id, stream); err != nil {
 				return err
 			}
-			vs, err := synth.NewVP8Source(tr, synth.VP8Config{Bitrate: camBitrate, Width: camWidth, Height: camHeight, Layer: 2})
+			vs, err := synth.NewVP8Source(tr, synth.VP8Config{Bitrate: camBitrate, Width: camWidth, Height: camHeight, Layer: 2,
+				KeyframeInterval: keyframeInterval(index)})
 			if err != nil {
 				return err
 			}
@@ -94,12 +104,14 @@ func (p *publisher) publishVideo(ctx context.Context, cfg *Config) error {
 		if tracks, err = synth.NewH264SimulcastTracks(id, stream); err != nil {
 			return err
 		}
-		src, err = synth.NewH264SimulcastSource(synth.DefaultSimulcastLayers(tracks[0], tracks[1], tracks[2]), synth.H264Config{})
+		src, err = synth.NewH264SimulcastSource(synth.DefaultSimulcastLayers(tracks[0], tracks[1], tracks[2]),
+			synth.H264Config{KeyframeInterval: keyframeInterval(index)})
 	} else {
 		if tracks, err = synth.NewSimulcastTracks(id, stream); err != nil {
 			return err
 		}
-		src, err = synth.NewSimulcastSource(synth.DefaultSimulcastLayers(tracks[0], tracks[1], tracks[2]), synth.VP8Config{})
+		src, err = synth.NewSimulcastSource(synth.DefaultSimulcastLayers(tracks[0], tracks[1], tracks[2]),
+			synth.VP8Config{KeyframeInterval: keyframeInterval(index)})
 	}
 	if err != nil {
 		return err
@@ -110,16 +122,9 @@ func (p *publisher) publishVideo(ctx context.Context, cfg *Config) error {
 	}
 	lt.OnKeyframeRequest(src.RequestKeyframe)
 	// Dynacast: pause the layers nobody receives, as a browser's encoder would.
-	if la, ok := any(lt).(layerActivity); ok {
-		la.OnLayerActive(src.SetLayerActive)
-	}
+	lt.OnLayerActive(src.SetLayerActive)
 	p.started(lt, src)
 	return nil
-}
-
-// layerActivity is how a client reports which simulcast layers the SFU wants (dynacast).
-type layerActivity interface {
-	OnLayerActive(func(rid string, active bool))
 }
 
 // keyframeAnyLayer adapts a single-layer source to the simulcast keyframe request.

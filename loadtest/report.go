@@ -52,9 +52,8 @@ type Report struct {
 
 	ReceivedKbps float64                `json:"received_kbps"`
 	Layers       map[string]LayerReport `json:"layers"`
-	// LayerPreference: "sent" (each video subscription's highest layer went to the SFU as
-	// track settings), "unsupported" (the client cannot send them; subscribers got the
-	// SFU's choice) or "none".
+	// LayerPreference: "sent" (each video subscription's highest layer and priority went
+	// to the SFU as track settings) or "none" (no video).
 	LayerPreference string `json:"layer_preference"`
 	// StreamStates counts video and audio subscriptions by the state the SFU last reported
 	// for them (active, paused_bandwidth, paused_preference), when it reports them.
@@ -184,11 +183,8 @@ func (o *observer) report(final *totals, nodeEnd *nodeSample, end time.Time) *Re
 	}
 	j := quantiles(&joins)
 	rep.JoinMs = Quantiles{P50: j.P50, P99: j.P99, Max: j.Max, Samples: j.Samples}
-	if cfg.Layout == LayoutSpeaker || cfg.Publishers > 0 {
+	if cfg.Publishers > 0 {
 		rep.LayerPreference = "sent"
-		if r.layerPrefUnsupported.Load() {
-			rep.LayerPreference = "unsupported"
-		}
 	}
 
 	// Rates over the steady window, or since the publishers joined when there was none.

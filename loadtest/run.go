@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -51,11 +50,10 @@ type run struct {
 	live        int
 	endReason   string
 
-	layerPrefUnsupported atomic.Bool
-	allGone              chan struct{} // closed when every participant has been disconnected
-	goneOnce             sync.Once
-	abort                chan struct{} // closed when joins show the run cannot work
-	abortOnce            sync.Once
+	allGone   chan struct{} // closed when every participant has been disconnected
+	goneOnce  sync.Once
+	abort     chan struct{} // closed when joins show the run cannot work
+	abortOnce sync.Once
 }
 
 // Run runs a load test and returns its report. The report is returned (partial, with
@@ -128,12 +126,17 @@ func (r *run) joinAll(ctx context.Context, obs *observer) error {
 		return true
 	}
 	ok := true
+	seq := 0 // publishers so far over all rooms: spreads keyframe phases and audio levels
 	for _, room := range r.rooms {
 		for i := 0; ok && i < r.cfg.Publishers; i++ {
-			ok = launch(func(c context.Context) { r.joinPublisher(c, room, publisherID(i), false, i) })
+			n := seq
+			seq++
+			ok = launch(func(c context.Context) { r.joinPublisher(c, room, publisherID(i), false, n) })
 		}
 		for i := 0; ok && i < r.cfg.AudioPublishers; i++ {
-			ok = launch(func(c context.Context) { r.joinPublisher(c, room, audioPublisherID(i), true, i) })
+			n := seq
+			seq++
+			ok = launch(func(c context.Context) { r.joinPublisher(c, room, audioPublisherID(i), true, n) })
 		}
 	}
 	wg.Wait()
@@ -179,14 +182,9 @@ func (r *run) clientOptions(name string, sub bool) []client.Option {
 		client.WithIncludeLoopback(),
 	}
 	loopback := targetIsLoopback(r.cfg.URL)
-	var impaired func() *impairedNet
-	if sub && r.cfg.Impairment.Active() {
-		base, err := stdnet.NewNet()
-		if err == nil {
-			impaired = func() *impairedNet { return newImpairedNet(base, r.cfg.Impairment) }
-		} else {
-			r.fail("impairment", err)
-		}
+	base, err := stdnet.NewNet()
+	if err != nil {
+		r.fail("network", err)
 	}
 	opts = append(opts, client.WithSettingEngine(func(role client.PCRole, se *webrtc.SettingEngine) {
 		// IPv4 UDP only, and only loopback addresses against a node on this machine: fewer
@@ -195,8 +193,12 @@ func (r *run) clientOptions(name string, sub bool) []client.Option {
 		if loopback {
 			se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 		}
-		if role == client.Subscriber && impaired != nil {
-			se.SetNet(impaired())
+		if base != nil {
+			var impair Impairment
+			if sub && role == client.Subscriber {
+				impair = r.cfg.Impairment
+			}
+			se.SetNet(newClientNet(base, impair))
 		}
 	}))
 	return append(opts, r.cfg.ClientOptions...)

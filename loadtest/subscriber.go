@@ -17,20 +17,6 @@ import (
 	cascadev1 "github.com/cascade-sfu/cascade/proto/cascade/v1"
 )
 
-// trackSettingsSender is how a client sends a subscriber's preferences for tracks it
-// receives (the signaling protocol's trackSettings: highest layer, priority). The load tester
-// sends the layout's layers through it when the client offers it, and otherwise takes what
-// the SFU forwards and says so in the report.
-type trackSettingsSender interface {
-	UpdateTrackSettings(ctx context.Context, s *cascadev1.UpdateTrackSettings) error
-}
-
-// streamStateSource is how a client reports the SFU's stream states (what each received track
-// gets, and why).
-type streamStateSource interface {
-	OnStreamState(func(*cascadev1.StreamStateUpdate))
-}
-
 // subscriber is one subscribing participant: it follows the room, subscribes by the layout,
 // and measures every track it receives.
 type subscriber struct {
@@ -76,9 +62,7 @@ func newSubscriber(r *run, id string, c *client.Client) *subscriber {
 func (s *subscriber) start() {
 	s.c.OnTrack(s.onTrack)
 	s.c.OnTrackPublished(func(p *cascadev1.ParticipantInfo, t *cascadev1.TrackInfo) { s.consider(p, t) })
-	if ss, ok := any(s.c).(streamStateSource); ok {
-		ss.OnStreamState(s.onStreamState)
-	}
+	s.c.OnStreamState(s.onStreamState)
 	s.wg.Add(1)
 	go s.subscribeLoop()
 	for _, p := range s.c.Participants() {
@@ -137,7 +121,6 @@ func (c *Config) layoutWants(identity string, t *cascadev1.TrackInfo) (wanted, b
 // ends.
 func (s *subscriber) subscribeLoop() {
 	defer s.wg.Done()
-	setter, canSet := any(s.c).(trackSettingsSender)
 	for {
 		var batch []wanted
 		select {
@@ -168,11 +151,9 @@ func (s *subscriber) subscribeLoop() {
 			if w.layer == "" || err != nil {
 				continue
 			}
-			if !canSet {
-				s.run.layerPrefUnsupported.Store(true)
-				continue
-			}
-			err := setter.UpdateTrackSettings(ctx, &cascadev1.UpdateTrackSettings{TrackSids: []string{w.sid}, MaxRid: w.layer, Priority: w.priority})
+			// The highest layer and the priority of the tile (signaling/PROTOCOL.md, track
+			// settings); the SFU may send less when the estimate says so.
+			err := s.c.UpdateTrackSettings(ctx, &cascadev1.UpdateTrackSettings{TrackSids: []string{w.sid}, MaxRid: w.layer, Priority: w.priority})
 			if err != nil && !errors.Is(err, client.ErrClosed) {
 				s.run.fail("track settings", err)
 			}

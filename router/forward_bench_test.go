@@ -16,13 +16,13 @@ import (
 	"time"
 
 	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/report"
-	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/logging"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/cascade-sfu/cascade/transport"
 )
 
 // The forwarding-cost benchmarks. Both send the same stream of 1200-byte video packets,
@@ -33,10 +33,10 @@ import (
 //   - BenchmarkForward is Cascade's path from a received packet to the wire: SRTP decrypt
 //     into the ring slot, the receive loop's per-packet work (parse, ring commit, keyframe
 //     check), each down track's selector and header rewrite, then what the subscriber's
-//     PeerConnection does with a write: the interceptors transport registers for subscribers
-//     (sender reports, transport-wide sequence numbers), pion's SRTP session (marshal,
-//     encrypt) and a UDP write to the subscriber's address on one shared socket, as the ICE
-//     UDP mux does. pion's ICE and DTLS connection wrappers between the SRTP session and the
+//     PeerConnection does with a write: the interceptor chain transport gives subscriber
+//     connections (transport.NewSubscriberInterceptor: transport-wide sequence numbers and
+//     send log, sender reports), pion's SRTP session (marshal, encrypt) and a UDP write to
+//     the subscriber's address on one shared socket, as the ICE UDP mux does. pion's ICE and DTLS connection wrappers between the SRTP session and the
 //     mux socket are left out (they need a handshake with a real peer per subscriber); the
 //     node's profile in docs/performance.md shows what they add.
 //   - BenchmarkBaseline is the physical limit: decrypt once, then per subscriber encrypt with
@@ -232,26 +232,15 @@ func newSubscriberStack(b testing.TB, sock *net.UDPConn, remote *net.UDPAddr, ss
 	if err != nil {
 		b.Fatal(err)
 	}
-	// The chain transport.buildAPI registers for subscriber connections, in its order.
-	reg := &interceptor.Registry{}
-	sr, err := report.NewSenderInterceptor(report.SenderUseLatestPacket())
-	if err != nil {
-		b.Fatal(err)
-	}
-	reg.Add(sr)
-	tw, err := twcc.NewHeaderExtensionInterceptor()
-	if err != nil {
-		b.Fatal(err)
-	}
-	reg.Add(tw)
-	icpt, err := reg.Build("bench")
+	// The chain a subscriber connection of the node has: transport builds it.
+	icpt, _, err := transport.NewSubscriberInterceptor(nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	icpt.BindRTCPWriter(interceptor.RTCPWriterFunc(func([]rtcp.Packet, interceptor.Attributes) (int, error) { return 0, nil }))
 	info := &interceptor.StreamInfo{
 		SSRC: ssrc, ClockRate: 90000, MimeType: webrtc.MimeTypeVP8, PayloadType: 120,
-		RTPHeaderExtensions: []interceptor.RTPHeaderExtension{{URI: "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01", ID: twccExtID}},
+		RTPHeaderExtensions: []interceptor.RTPHeaderExtension{{URI: transport.ExtTWCC, ID: twccExtID}},
 	}
 	w := icpt.BindLocalStream(info, interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, _ interceptor.Attributes) (int, error) {
 		return ws.WriteRTP(h, payload)

@@ -193,7 +193,7 @@ func (s *H264Stream) packetize(nal []byte, key bool, ts uint32) []rtp.Packet {
 	aoff := 0
 	add := func(p []byte) {
 		pkts = append(pkts, rtp.Packet{
-			Header: rtp.Header{Version: 2, PayloadType: s.cfg.PayloadType, SequenceNumber: s.seq, Timestamp: ts},
+			Header:  rtp.Header{Version: 2, PayloadType: s.cfg.PayloadType, SequenceNumber: s.seq, Timestamp: ts},
 			Payload: p,
 		})
 		s.seq++

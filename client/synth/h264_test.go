@@ -179,6 +179,16 @@ func TestH264SimulcastSource(t *testing.T) {
 	s.RequestKeyframe("q")
 	before := s.Stats("q").Keyframes
 	waitFor(t, func() bool { return s.Stats("q").Keyframes > before })
+	// Dynacast: a paused layer sends nothing; resumed, it starts with a key frame.
+	s.SetLayerActive("f", false)
+	paused := s.Stats("f").Frames
+	waitFor(t, func() bool { return s.Stats("q").Frames >= paused+6 })
+	if got := s.Stats("f").Frames; got > paused+1 { // one tick may have been under way
+		t.Fatalf("f sent %d frames while paused", got-paused)
+	}
+	keys := s.Stats("f").Keyframes
+	s.SetLayerActive("f", true)
+	waitFor(t, func() bool { return s.Stats("f").Keyframes > keys })
 	s.Stop()
 	for i, r := range []*recorder{&q, &h, &f} {
 		var asm H264Assembler

@@ -186,8 +186,9 @@ func runSweep(ctx context.Context, e *env, cfg loadtest.Config, counts []int, ma
 			st.Error = err.Error()
 		}
 		out.Steps = append(out.Steps, st)
-		line := fmt.Sprintf("step %d: %d subscribers/room, %d/%d tracks, %d video streams, loss %.2f%%, p99 %.1f ms, freezes %d",
-			i+1, n, rep.TracksReceived, rep.TracksExpected, st.VideoStreams, rep.PacketLossPct, rep.LatencyMs.P99, rep.FreezeCount)
+		line := fmt.Sprintf("step %d: %d subscribers/room, %d/%d tracks, %d video streams (f %d, h %d, q %d), loss %.2f%%, p99 %.1f ms, freezes %d",
+			i+1, n, rep.TracksReceived, rep.TracksExpected, st.VideoStreams, rep.Layers["f"].Streams, rep.Layers["h"].Streams,
+			rep.Layers["q"].Streams, rep.PacketLossPct, rep.LatencyMs.P99, rep.FreezeCount)
 		if rep.SFUCPUCores != nil {
 			line += fmt.Sprintf(", sfu %.2f cores", *rep.SFUCPUCores)
 		}
