@@ -13,6 +13,7 @@ import (
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 
 	"github.com/cascade-sfu/cascade/auth"
+	"github.com/cascade-sfu/cascade/internal/testnode"
 	pb "github.com/cascade-sfu/cascade/proto/cascade/v1"
 )
 
@@ -37,21 +38,21 @@ func TestAuthentication(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw := pb.NewRoomServiceClient(rawConn(t, h))
-	admin := mint(t, auth.TokenParams{Grant: auth.VideoGrant{RoomAdmin: true, RoomList: true}})
-	expired, err := auth.MintAt(testKey, testSecret, auth.TokenParams{TTL: time.Minute,
+	admin := testnode.Mint(t, auth.TokenParams{Grant: auth.VideoGrant{RoomAdmin: true, RoomList: true}})
+	expired, err := auth.MintAt(testnode.Key, testnode.Secret, auth.TokenParams{TTL: time.Minute,
 		Grant: auth.VideoGrant{RoomAdmin: true}}, time.Now().Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherKey, err := auth.Mint("SOMEONEELSE", testSecret, auth.TokenParams{Grant: auth.VideoGrant{RoomAdmin: true}})
+	otherKey, err := auth.Mint("SOMEONEELSE", testnode.Secret, auth.TokenParams{Grant: auth.VideoGrant{RoomAdmin: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wrongSecret, err := auth.Mint(testKey, "another-secret-0123456789abcdef01234", auth.TokenParams{Grant: auth.VideoGrant{RoomAdmin: true}})
+	wrongSecret, err := auth.Mint(testnode.Key, "another-secret-0123456789abcdef01234", auth.TokenParams{Grant: auth.VideoGrant{RoomAdmin: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	participant := mint(t, auth.TokenParams{Identity: "alice", Grant: auth.VideoGrant{Room: "r", RoomJoin: true}})
+	participant := testnode.Mint(t, auth.TokenParams{Identity: "alice", Grant: auth.VideoGrant{Room: "r", RoomJoin: true}})
 
 	tests := []struct {
 		name  string
@@ -97,9 +98,9 @@ func TestGrantsAndScopes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	scoped := h.dialAs(mint(t, auth.TokenParams{Grant: auth.VideoGrant{Room: "mine", RoomAdmin: true, RoomList: true, RoomCreate: true}}))
-	listOnly := h.dialAs(mint(t, auth.TokenParams{Grant: auth.VideoGrant{RoomList: true}}))
-	createOnly := h.dialAs(mint(t, auth.TokenParams{Grant: auth.VideoGrant{RoomCreate: true}}))
+	scoped := h.dialAs(testnode.Mint(t, auth.TokenParams{Grant: auth.VideoGrant{Room: "mine", RoomAdmin: true, RoomList: true, RoomCreate: true}}))
+	listOnly := h.dialAs(testnode.Mint(t, auth.TokenParams{Grant: auth.VideoGrant{RoomList: true}}))
+	createOnly := h.dialAs(testnode.Mint(t, auth.TokenParams{Grant: auth.VideoGrant{RoomCreate: true}}))
 
 	// A token for one room acts on that room only.
 	if _, err := scoped.GetRoom(ctx(t), &pb.GetRoomRequest{Room: "mine"}); err != nil {

@@ -16,13 +16,9 @@ import (
 	"github.com/cascade-sfu/cascade/auth"
 	"github.com/cascade-sfu/cascade/client"
 	"github.com/cascade-sfu/cascade/client/synth"
+	"github.com/cascade-sfu/cascade/internal/testnode"
 	"github.com/cascade-sfu/cascade/node"
 	pb "github.com/cascade-sfu/cascade/proto/cascade/v1"
-)
-
-const (
-	testKey    = "APITESTKEY"
-	testSecret = "api-test-secret-0123456789abcdef0123"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -36,19 +32,8 @@ type harness struct {
 
 func start(t *testing.T, tweak func(*node.Config)) *harness {
 	t.Helper()
-	cfg := node.Config{Bind: "127.0.0.1", IncludeLoopback: true, Keys: auth.Keys{testKey: testSecret}}
-	if tweak != nil {
-		tweak(&cfg)
-	}
-	n, err := node.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = n.Close() })
-	c, err := apiclient.Dial(n.GRPCAddr(), apiclient.WithAPIKey(testKey, testSecret))
+	n := testnode.Start(t, nil, tweak)
+	c, err := apiclient.Dial(n.GRPCAddr(), apiclient.WithAPIKey(testnode.Key, testnode.Secret))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,15 +57,6 @@ func (h *harness) dialAs(tok string) pb.RoomServiceClient {
 	}
 	h.t.Cleanup(func() { _ = c.Close() })
 	return c
-}
-
-func mint(t *testing.T, p auth.TokenParams) string {
-	t.Helper()
-	tok, err := auth.Mint(testKey, testSecret, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
 }
 
 // wantCode fails unless err is a gRPC status with code whose message contains every one of
@@ -134,7 +110,7 @@ func (h *harness) join(room, identity string, grant func(*auth.VideoGrant), opts
 	if grant != nil {
 		grant(&g)
 	}
-	tok := mint(t, auth.TokenParams{Identity: identity, Name: identity, Grant: g})
+	tok := testnode.Mint(t, auth.TokenParams{Identity: identity, Name: identity, Grant: g})
 	p := &peer{t: t, name: identity, packets: map[string]int{}, ended: map[string]bool{},
 		unpublished: map[string]bool{}, left: map[string]pb.LeaveReason{}, muted: map[string]bool{}}
 	c, err := client.Join(ctx(t), "ws://"+h.n.HTTPAddr(), tok, append([]client.Option{client.WithIncludeLoopback()}, opts...)...)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cascade-sfu/cascade/auth"
 	"github.com/cascade-sfu/cascade/client"
+	"github.com/cascade-sfu/cascade/internal/testnode"
 	"github.com/cascade-sfu/cascade/node"
 	pb "github.com/cascade-sfu/cascade/proto/cascade/v1"
 )
@@ -55,7 +56,7 @@ func TestRoomLifecycle(t *testing.T) {
 	if n := len(h.n.SFU().Room("standup").Participants()); n != 2 {
 		t.Fatalf("%d participants", n)
 	}
-	third, err := client.Join(ctx(t), "ws://"+h.n.HTTPAddr(), mint(t, auth.TokenParams{Identity: "c",
+	third, err := client.Join(ctx(t), "ws://"+h.n.HTTPAddr(), testnode.Mint(t, auth.TokenParams{Identity: "c",
 		Grant: auth.VideoGrant{Room: "standup", RoomJoin: true}}), client.WithIncludeLoopback())
 	if err == nil {
 		_ = third.Close()

@@ -20,6 +20,7 @@ import (
 
 	"github.com/cascade-sfu/cascade/api/apiclient"
 	"github.com/cascade-sfu/cascade/auth"
+	"github.com/cascade-sfu/cascade/internal/testnode"
 	"github.com/cascade-sfu/cascade/node"
 	pb "github.com/cascade-sfu/cascade/proto/cascade/v1"
 )
@@ -63,7 +64,7 @@ func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 func TestTLS(t *testing.T) {
 	certFile, keyFile, pool := selfSigned(t)
 	h := start(t, func(c *node.Config) { c.GRPCTLSCert, c.GRPCTLSKey = certFile, keyFile })
-	c, err := apiclient.Dial(h.n.GRPCAddr(), apiclient.WithAPIKey(testKey, testSecret),
+	c, err := apiclient.Dial(h.n.GRPCAddr(), apiclient.WithAPIKey(testnode.Key, testnode.Secret),
 		apiclient.WithTLS(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}))
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +93,7 @@ func TestTLSConfigErrors(t *testing.T) {
 		{"key is not a key", certFile, certFile, "certificate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			n, err := node.New(node.Config{Bind: "127.0.0.1", Keys: auth.Keys{testKey: testSecret},
+			n, err := node.New(node.Config{Bind: "127.0.0.1", Keys: auth.Keys{testnode.Key: testnode.Secret},
 				GRPCTLSCert: tc.cert, GRPCTLSKey: tc.key}, nil)
 			if err == nil {
 				_ = n.Close()
@@ -112,9 +113,9 @@ func TestAPIClientOptions(t *testing.T) {
 		want string
 	}{
 		{"no credentials", nil, "no credentials"},
-		{"both", []apiclient.Option{apiclient.WithToken("t"), apiclient.WithAPIKey(testKey, testSecret)}, "not both"},
-		{"short secret", []apiclient.Option{apiclient.WithAPIKey(testKey, "short")}, "secret"},
-		{"ttl too short", []apiclient.Option{apiclient.WithAPIKey(testKey, testSecret), apiclient.WithTokenTTL(time.Minute)}, "TTL"},
+		{"both", []apiclient.Option{apiclient.WithToken("t"), apiclient.WithAPIKey(testnode.Key, testnode.Secret)}, "not both"},
+		{"short secret", []apiclient.Option{apiclient.WithAPIKey(testnode.Key, "short")}, "secret"},
+		{"ttl too short", []apiclient.Option{apiclient.WithAPIKey(testnode.Key, testnode.Secret), apiclient.WithTokenTTL(time.Minute)}, "TTL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := apiclient.Dial("127.0.0.1:1", tc.opts...)
@@ -129,7 +130,7 @@ func TestAPIClientOptions(t *testing.T) {
 	}
 	// A room-scoped client acts on its room only.
 	h := start(t, nil)
-	c, err := apiclient.Dial(h.n.GRPCAddr(), apiclient.WithAPIKey(testKey, testSecret), apiclient.WithRoom("mine"))
+	c, err := apiclient.Dial(h.n.GRPCAddr(), apiclient.WithAPIKey(testnode.Key, testnode.Secret), apiclient.WithRoom("mine"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,13 +17,9 @@ import (
 	"github.com/cascade-sfu/cascade/auth"
 	"github.com/cascade-sfu/cascade/client"
 	"github.com/cascade-sfu/cascade/client/synth"
+	"github.com/cascade-sfu/cascade/internal/testnode"
 	"github.com/cascade-sfu/cascade/node"
 	cascadev1 "github.com/cascade-sfu/cascade/proto/cascade/v1"
-)
-
-const (
-	testKey    = "TESTKEY"
-	testSecret = "0123456789abcdef0123456789abcdef0123"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -41,16 +37,7 @@ func testLogger() *slog.Logger {
 // startNode runs a real node on loopback for the test.
 func startNode(t *testing.T) *node.Node {
 	t.Helper()
-	n, err := node.New(node.Config{
-		Bind: "127.0.0.1", IncludeLoopback: true, Dev: true,
-		Keys: auth.Keys{testKey: testSecret},
-	}, testLogger().With("side", "node"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(); err != nil {
-		t.Fatal(err)
-	}
+	n := testnode.Start(t, testLogger().With("side", "node"), func(c *node.Config) { c.Dev = true })
 	t.Cleanup(func() {
 		if err := n.Close(); err != nil {
 			t.Errorf("node close: %v", err)
@@ -61,15 +48,7 @@ func startNode(t *testing.T) *node.Node {
 
 func mint(t *testing.T, room, identity string, edit ...func(*auth.VideoGrant)) string {
 	t.Helper()
-	g := auth.VideoGrant{Room: room, RoomJoin: true}
-	for _, e := range edit {
-		e(&g)
-	}
-	tok, err := auth.Mint(testKey, testSecret, auth.TokenParams{Identity: identity, Name: identity, Grant: g})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+	return testnode.Mint(t, auth.TokenParams{Identity: identity, Name: identity, Grant: testnode.JoinGrant(room, edit...)})
 }
 
 func url(n *node.Node) string { return "ws://" + n.HTTPAddr() }
@@ -446,19 +425,19 @@ func TestJoinErrors(t *testing.T) {
 		g := auth.VideoGrant{Room: "r", RoomJoin: true}
 		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, auth.Claims{
 			RegisteredClaims: jwt.RegisteredClaims{
-				Issuer: testKey, Subject: "late",
+				Issuer: testnode.Key, Subject: "late",
 				IssuedAt:  jwt.NewNumericDate(now.Add(-2 * time.Hour)),
 				ExpiresAt: jwt.NewNumericDate(now.Add(-time.Hour)),
 			},
 			Video: &g,
-		}).SignedString([]byte(testSecret))
+		}).SignedString([]byte(testnode.Secret))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return tok
 	}
 	wrongSecret := func() string {
-		tok, err := auth.Mint(testKey, "ffffffffffffffffffffffffffffffffffff", auth.TokenParams{
+		tok, err := auth.Mint(testnode.Key, "ffffffffffffffffffffffffffffffffffff", auth.TokenParams{
 			Identity: "mallory", Grant: auth.VideoGrant{Room: "r", RoomJoin: true},
 		})
 		if err != nil {

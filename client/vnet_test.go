@@ -15,6 +15,7 @@ import (
 
 	"github.com/cascade-sfu/cascade/auth"
 	"github.com/cascade-sfu/cascade/client"
+	"github.com/cascade-sfu/cascade/internal/testnode"
 	"github.com/cascade-sfu/cascade/node"
 )
 
@@ -84,7 +85,7 @@ func (l *lossyNet) addHost(t *testing.T) *vnet.Net {
 func startVnetSFU(t *testing.T, ln *lossyNet) string {
 	t.Helper()
 	n, err := node.New(node.Config{Bind: "127.0.0.1", RTCBind: vnetPrefix + "10", RTCPort: 7702, Net: ln.server,
-		Keys: auth.Keys{testKey: testSecret}}, testLogger().With("side", "sfu"))
+		Keys: auth.Keys{testnode.Key: testnode.Secret}}, testLogger().With("side", "sfu"))
 	if err != nil {
 		t.Fatal(err)
 	}

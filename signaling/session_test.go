@@ -12,48 +12,28 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/cascade-sfu/cascade/auth"
+	"github.com/cascade-sfu/cascade/internal/testnode"
 	"github.com/cascade-sfu/cascade/node"
 	pb "github.com/cascade-sfu/cascade/proto/cascade/v1"
 	"github.com/cascade-sfu/cascade/sfu"
 	"github.com/cascade-sfu/cascade/signaling"
 )
 
-const (
-	testKey    = "TESTKEY"
-	testSecret = "0123456789abcdef0123456789abcdef-test"
-)
-
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func startNode(t *testing.T, tweak func(*node.Config)) *node.Node {
 	t.Helper()
-	cfg := node.Config{Bind: "127.0.0.1", IncludeLoopback: true, Keys: auth.Keys{testKey: testSecret},
-		MaxMessageBytes: 8 << 10}
-	if tweak != nil {
-		tweak(&cfg)
-	}
-	n, err := node.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = n.Close() })
-	return n
+	return testnode.Start(t, nil, func(c *node.Config) {
+		c.MaxMessageBytes = 8 << 10
+		if tweak != nil {
+			tweak(c)
+		}
+	})
 }
 
 func token(t *testing.T, room, identity string, grant func(*auth.VideoGrant), ttl time.Duration) string {
 	t.Helper()
-	g := auth.VideoGrant{Room: room, RoomJoin: true}
-	if grant != nil {
-		grant(&g)
-	}
-	tok, err := auth.Mint(testKey, testSecret, auth.TokenParams{Identity: identity, TTL: ttl, Grant: g})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+	return testnode.Mint(t, auth.TokenParams{Identity: identity, TTL: ttl, Grant: testnode.JoinGrant(room, grant)})
 }
 
 type wsClient struct {
@@ -155,8 +135,8 @@ func (c *wsClient) join(tok string) *pb.JoinResponse {
 
 func TestJoinRejections(t *testing.T) {
 	n := startNode(t, nil)
-	wrongSecret, _ := auth.Mint(testKey, "another-secret-that-is-long-enough-xx", auth.TokenParams{Identity: "a", Grant: auth.VideoGrant{Room: "r", RoomJoin: true}})
-	unknownKey, _ := auth.Mint("NOPE", testSecret, auth.TokenParams{Identity: "a", Grant: auth.VideoGrant{Room: "r", RoomJoin: true}})
+	wrongSecret, _ := auth.Mint(testnode.Key, "another-secret-that-is-long-enough-xx", auth.TokenParams{Identity: "a", Grant: auth.VideoGrant{Room: "r", RoomJoin: true}})
+	unknownKey, _ := auth.Mint("NOPE", testnode.Secret, auth.TokenParams{Identity: "a", Grant: auth.VideoGrant{Room: "r", RoomJoin: true}})
 	tests := []struct {
 		name  string
 		token string
@@ -186,7 +166,7 @@ func TestJoinRejections(t *testing.T) {
 func expiredToken(t *testing.T) string {
 	t.Helper()
 	// Minted an hour ago with a minute to live: well past the verifier's clock-skew leeway.
-	tok, err := auth.MintAt(testKey, testSecret, auth.TokenParams{Identity: "a", TTL: time.Minute, Grant: auth.VideoGrant{Room: "r", RoomJoin: true}},
+	tok, err := auth.MintAt(testnode.Key, testnode.Secret, auth.TokenParams{Identity: "a", TTL: time.Minute, Grant: auth.VideoGrant{Room: "r", RoomJoin: true}},
 		time.Now().Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)

@@ -79,22 +79,25 @@ const maxPendingFrames = 8
 // Assembler reassembles synthetic VP8 frames from RTP packets and verifies them. It tolerates
 // reordering and retransmission within a window of a few frames. Not safe for concurrent use.
 type Assembler struct {
-	pending []*pendingFrame
-	free    []*pendingFrame
-	done    [32]uint32 // timestamps of recently finished frames (ring)
-	doneN   int
-	buf     []byte
-	born    uint64 // frames started so far
-	stats   AssemblerStats
+	win   frameWindow[pendingFrame, *pendingFrame]
+	buf   []byte
+	stats AssemblerStats
 }
 
 type pendingFrame struct {
-	ts                 uint32
-	born               uint64 // Assembler.born when the frame started
-	haveStart, haveEnd bool
-	startSeq, endSeq   uint16
-	desc               VP8Descriptor
-	parts              []part
+	frameMeta
+	desc  VP8Descriptor
+	parts []part
+}
+
+func (pf *pendingFrame) meta() *frameMeta { return &pf.frameMeta }
+func (pf *pendingFrame) reset()           { *pf = pendingFrame{parts: pf.parts[:0]} }
+
+// release drops the parts' data so that a pooled frame does not keep it alive.
+func (pf *pendingFrame) release() {
+	for i := range pf.parts {
+		pf.parts[i].data = nil
+	}
 }
 
 type part struct {
@@ -115,11 +118,11 @@ func (a *Assembler) Push(p *rtp.Packet) (f Frame, ok bool, err error) {
 		return Frame{}, false, err
 	}
 	ts := p.Timestamp
-	if a.finished(ts) {
+	if a.win.finished(ts) {
 		a.stats.Late++
 		return Frame{}, false, nil
 	}
-	pf := a.lookup(ts)
+	pf := a.win.lookup(ts, &a.stats)
 	for _, pt := range pf.parts {
 		if pt.seq == p.SequenceNumber {
 			a.stats.Late++ // duplicate
@@ -151,7 +154,7 @@ func (a *Assembler) complete(pf *pendingFrame) (Frame, bool, error) {
 		a.buf = append(a.buf, pt.data...)
 	}
 	f := Frame{Descriptor: pf.desc, Timestamp: pf.ts, Packets: len(pf.parts), Data: a.buf}
-	a.retire(pf)
+	a.win.retire(pf)
 	a.stats.Frames++
 	fi, err := ParseVP8FrameHeader(f.Data)
 	if err != nil {
@@ -172,67 +175,8 @@ func (a *Assembler) complete(pf *pendingFrame) (Frame, bool, error) {
 	return f, true, err
 }
 
-// lookup finds or starts the pending frame for ts. Starting one abandons frames begun
-// maxPendingFrames frames ago: by then a receiver would have given up on them.
-func (a *Assembler) lookup(ts uint32) *pendingFrame {
-	for _, pf := range a.pending {
-		if pf.ts == ts {
-			return pf
-		}
-	}
-	a.born++
-	for i := 0; i < len(a.pending); {
-		if a.born-a.pending[i].born >= maxPendingFrames {
-			a.stats.Incomplete++
-			a.retire(a.pending[i])
-			continue
-		}
-		i++
-	}
-	var pf *pendingFrame
-	if n := len(a.free); n > 0 {
-		pf, a.free = a.free[n-1], a.free[:n-1]
-	} else {
-		pf = &pendingFrame{}
-	}
-	*pf = pendingFrame{ts: ts, born: a.born, parts: pf.parts[:0]}
-	a.pending = append(a.pending, pf)
-	return pf
-}
-
 // Flush abandons every partial frame (counting each as incomplete), as at the end of a stream.
-func (a *Assembler) Flush() {
-	for len(a.pending) > 0 {
-		a.stats.Incomplete++
-		a.retire(a.pending[0])
-	}
-}
-
-// retire removes pf from the pending set, remembers its timestamp as finished and recycles it.
-func (a *Assembler) retire(pf *pendingFrame) {
-	for i, x := range a.pending {
-		if x == pf {
-			a.pending = append(a.pending[:i], a.pending[i+1:]...)
-			break
-		}
-	}
-	a.done[a.doneN%len(a.done)] = pf.ts
-	a.doneN++
-	for i := range pf.parts {
-		pf.parts[i].data = nil
-	}
-	a.free = append(a.free, pf)
-}
-
-func (a *Assembler) finished(ts uint32) bool {
-	n := min(a.doneN, len(a.done))
-	for i := 0; i < n; i++ {
-		if a.done[i] == ts {
-			return true
-		}
-	}
-	return false
-}
+func (a *Assembler) Flush() { a.win.flush(&a.stats) }
 
 // alloc returns n bytes for a packet's data. Parts are small and short-lived; a plain make keeps
 // this simple and is cheap next to the network path it measures.

@@ -75,14 +75,10 @@ func (c H264Config) Validate() error { return c.withDefaults().vp8().Validate() 
 type H264Stream struct {
 	cfg      H264Config
 	sizer    *VP8Stream // frame sizes and key frame schedule are the same as VP8's
-	started  bool
-	origin   time.Time
-	tsBase   uint32
-	lastTS   uint32
+	clock    captureClock
 	seq      uint16
 	frameNum uint32
 	frames   uint64
-	lastKey  time.Time
 
 	nal   []byte       // the slice being packetized
 	arena []byte       // packet payloads
@@ -99,7 +95,7 @@ func NewH264Stream(cfg H264Config) (*H264Stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &H264Stream{cfg: cfg, sizer: sizer, tsBase: rand.Uint32(), seq: uint16(rand.Uint32())}, nil
+	return &H264Stream{cfg: cfg, sizer: sizer, clock: captureClock{tsBase: rand.Uint32()}, seq: uint16(rand.Uint32())}, nil
 }
 
 // Config returns the stream's configuration with defaults applied.
@@ -117,10 +113,7 @@ func (s *H264Stream) SetNextFrameNumber(n uint32) { s.frameNum = n }
 // NeedsKeyframe reports whether a frame captured at now is due to be a periodic key frame (or
 // is the first frame).
 func (s *H264Stream) NeedsKeyframe(now time.Time) bool {
-	if !s.started {
-		return true
-	}
-	return s.cfg.KeyframeInterval > 0 && now.Sub(s.lastKey) >= s.cfg.KeyframeInterval
+	return s.clock.keyDue(now, s.cfg.KeyframeInterval)
 }
 
 // NextFrame makes the access unit captured at now, an IDR if key is set or one is due, stamps
@@ -128,18 +121,7 @@ func (s *H264Stream) NeedsKeyframe(now time.Time) bool {
 // bit set (RFC 6184 section 5.1).
 func (s *H264Stream) NextFrame(now, sendTime time.Time, key bool) ([]rtp.Packet, FrameHeader) {
 	key = key || s.NeedsKeyframe(now)
-	if !s.started {
-		s.started = true
-		s.origin = now
-	}
-	ts := s.tsBase + uint32(now.Sub(s.origin)/time.Microsecond*h264ClockRate/1_000_000)
-	if s.frames > 0 && int32(ts-s.lastTS) <= 0 {
-		ts = s.lastTS + 1
-	}
-	s.lastTS = ts
-	if key {
-		s.lastKey = now
-	}
+	ts := s.clock.stamp(now, key, h264ClockRate)
 
 	size := s.sizer.frameSize(key, s.frameNum) // the slice NAL, header byte included
 	if cap(s.nal) < size {

@@ -1,7 +1,6 @@
 package synth
 
 import (
-	"bytes"
 	"errors"
 	"math/rand/v2"
 	"testing"
@@ -14,20 +13,7 @@ import (
 // packet by frame.
 func collectH264(t testing.TB, s *H264Stream, n int, keyAt map[int]bool) ([][]rtp.Packet, []FrameHeader) {
 	t.Helper()
-	start := time.Unix(1700000000, 0)
-	var frames [][]rtp.Packet
-	var hdrs []FrameHeader
-	for i := 0; i < n; i++ {
-		now := start.Add(time.Duration(i) * time.Second / time.Duration(s.cfg.FPS))
-		pkts, h := s.NextFrame(now, now, keyAt[i])
-		cp := make([]rtp.Packet, len(pkts))
-		for j, p := range pkts {
-			cp[j] = rtp.Packet{Header: p.Header, Payload: bytes.Clone(p.Payload)}
-		}
-		frames = append(frames, cp)
-		hdrs = append(hdrs, h)
-	}
-	return frames, hdrs
+	return collectStream(t, s, s.cfg.FPS, n, keyAt)
 }
 
 func TestH264StreamPackets(t *testing.T) {

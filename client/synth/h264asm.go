@@ -21,23 +21,20 @@ type H264Frame struct {
 // tolerates reordering and retransmission within a window of a few frames, and it reuses its
 // buffers, so steady state allocates nothing. Not safe for concurrent use.
 type H264Assembler struct {
-	pending []*h264Pending
-	free    []*h264Pending
-	done    [32]uint32 // timestamps of recently finished frames (ring)
-	doneN   int
-	born    uint64
-	slice   []byte
-	stats   AssemblerStats
+	win   frameWindow[h264Pending, *h264Pending]
+	slice []byte
+	stats AssemblerStats
 }
 
 type h264Pending struct {
-	ts                 uint32
-	born               uint64
-	haveStart, haveEnd bool
-	startSeq, endSeq   uint16
-	parts              []h264Part
-	data               []byte // payloads of parts, back to back
+	frameMeta
+	parts []h264Part
+	data  []byte // payloads of parts, back to back
 }
+
+func (pf *h264Pending) meta() *frameMeta { return &pf.frameMeta }
+func (pf *h264Pending) reset()           { *pf = h264Pending{parts: pf.parts[:0], data: pf.data[:0]} }
+func (pf *h264Pending) release()         {} // parts point into data, which is kept for reuse
 
 type h264Part struct {
 	seq    uint16
@@ -59,11 +56,11 @@ func (a *H264Assembler) Push(p *rtp.Packet) (f H264Frame, ok bool, err error) {
 	// A packet of a known type that does not parse (a damaged header) still belongs to its
 	// frame; the damage is reported when the frame completes.
 	ts := p.Timestamp
-	if a.finished(ts) {
+	if a.win.finished(ts) {
 		a.stats.Late++
 		return H264Frame{}, false, nil
 	}
-	pf := a.lookup(ts)
+	pf := a.win.lookup(ts, &a.stats)
 	for _, pt := range pf.parts {
 		if pt.seq == p.SequenceNumber {
 			a.stats.Late++
@@ -92,7 +89,7 @@ func (a *H264Assembler) complete(pf *h264Pending) (H264Frame, bool, error) {
 	f := H264Frame{Timestamp: pf.ts, Packets: len(pf.parts)}
 	err := a.depacketize(pf)
 	f.Slice = a.slice
-	a.retire(pf)
+	a.win.retire(pf)
 	a.stats.Frames++
 	if err == nil {
 		f.Keyframe = a.slice[0]&0x1f == h264IDR
@@ -177,60 +174,5 @@ func knownH264Type(t uint8) bool {
 	return t == h264NonIDR || t == h264IDR || t == h264STAPA || t == h264FUA
 }
 
-// lookup finds or starts the pending frame for ts, abandoning frames begun maxPendingFrames
-// frames ago.
-func (a *H264Assembler) lookup(ts uint32) *h264Pending {
-	for _, pf := range a.pending {
-		if pf.ts == ts {
-			return pf
-		}
-	}
-	a.born++
-	for i := 0; i < len(a.pending); {
-		if a.born-a.pending[i].born >= maxPendingFrames {
-			a.stats.Incomplete++
-			a.retire(a.pending[i])
-			continue
-		}
-		i++
-	}
-	var pf *h264Pending
-	if n := len(a.free); n > 0 {
-		pf, a.free = a.free[n-1], a.free[:n-1]
-	} else {
-		pf = &h264Pending{}
-	}
-	*pf = h264Pending{ts: ts, born: a.born, parts: pf.parts[:0], data: pf.data[:0]}
-	a.pending = append(a.pending, pf)
-	return pf
-}
-
 // Flush abandons every partial frame (counting each as incomplete).
-func (a *H264Assembler) Flush() {
-	for len(a.pending) > 0 {
-		a.stats.Incomplete++
-		a.retire(a.pending[0])
-	}
-}
-
-func (a *H264Assembler) retire(pf *h264Pending) {
-	for i, x := range a.pending {
-		if x == pf {
-			a.pending = append(a.pending[:i], a.pending[i+1:]...)
-			break
-		}
-	}
-	a.done[a.doneN%len(a.done)] = pf.ts
-	a.doneN++
-	a.free = append(a.free, pf)
-}
-
-func (a *H264Assembler) finished(ts uint32) bool {
-	n := min(a.doneN, len(a.done))
-	for i := 0; i < n; i++ {
-		if a.done[i] == ts {
-			return true
-		}
-	}
-	return false
-}
+func (a *H264Assembler) Flush() { a.win.flush(&a.stats) }

@@ -21,6 +21,13 @@ type FrameStream interface {
 // same capture time and frame number. It is how H.264 simulcast (and single-layer H.264) is
 // sent.
 type LayeredSource struct {
+	layerSet
+}
+
+// layerSet is the sending loop LayeredSource and SimulcastSource share: one tick makes a frame
+// on every active layer, all with the same capture time and frame number (so a receiver can
+// follow a frame across layer switches).
+type layerSet struct {
 	layers   []*streamLayer
 	interval time.Duration
 	frameNum uint32 // owned by the goroutine
@@ -35,6 +42,12 @@ type streamLayer struct {
 	keyReq  atomic.Bool
 	bitrate atomic.Int64
 	stats   counters
+}
+
+func newStreamLayer(rid string, w RTPWriter, stream FrameStream) *streamLayer {
+	sl := &streamLayer{rid: rid, w: w, stream: stream}
+	sl.active.Store(true)
+	return sl
 }
 
 // StreamLayer is one encoding of a LayeredSource.
@@ -52,16 +65,14 @@ func NewLayeredSource(fps int, layers []StreamLayer) (*LayeredSource, error) {
 	if len(layers) == 0 || len(layers) > 16 {
 		return nil, fmt.Errorf("%w: %d layers", ErrBadConfig, len(layers))
 	}
-	s := &LayeredSource{run: newRunner(), interval: time.Second / time.Duration(fps)}
+	s := &LayeredSource{layerSet{run: newRunner(), interval: time.Second / time.Duration(fps)}}
 	seen := map[string]bool{}
 	for i, l := range layers {
 		if seen[l.RID] || l.Writer == nil || l.Stream == nil {
 			return nil, fmt.Errorf("%w: layer %d: rid %q repeated, or writer or stream missing", ErrBadConfig, i, l.RID)
 		}
 		seen[l.RID] = true
-		sl := &streamLayer{rid: l.RID, w: l.Writer, stream: l.Stream}
-		sl.active.Store(true)
-		s.layers = append(s.layers, sl)
+		s.layers = append(s.layers, newStreamLayer(l.RID, l.Writer, l.Stream))
 	}
 	return s, nil
 }
@@ -83,13 +94,13 @@ func NewH264SimulcastSource(layers []SimulcastLayer, cfg H264Config) (*LayeredSo
 }
 
 // Start begins sending, with a key frame on every layer.
-func (s *LayeredSource) Start() { s.run.start(s.interval, s.tick) }
+func (s *layerSet) Start() { s.run.start(s.interval, s.tick) }
 
 // Stop stops sending and waits for the goroutine to end.
-func (s *LayeredSource) Stop() { s.run.halt() }
+func (s *layerSet) Stop() { s.run.halt() }
 
 // RequestKeyframe makes the next frame of layer rid a key frame; "" means every layer.
-func (s *LayeredSource) RequestKeyframe(rid string) {
+func (s *layerSet) RequestKeyframe(rid string) {
 	for _, l := range s.layers {
 		if rid == "" || l.rid == rid {
 			l.keyReq.Store(true)
@@ -98,8 +109,9 @@ func (s *LayeredSource) RequestKeyframe(rid string) {
 }
 
 // SetLayerActive pauses or resumes a layer, as an encoder does when the SFU says nobody
-// receives it (dynacast). A resumed layer starts with a key frame.
-func (s *LayeredSource) SetLayerActive(rid string, active bool) {
+// receives it (dynacast) or its bandwidth estimate drops. A resumed layer starts with a key
+// frame.
+func (s *layerSet) SetLayerActive(rid string, active bool) {
 	for _, l := range s.layers {
 		if l.rid == rid {
 			if active && !l.active.Load() {
@@ -111,7 +123,7 @@ func (s *LayeredSource) SetLayerActive(rid string, active bool) {
 }
 
 // SetBitrate changes one layer's target bitrate from its next frame on.
-func (s *LayeredSource) SetBitrate(rid string, bps int) {
+func (s *layerSet) SetBitrate(rid string, bps int) {
 	for _, l := range s.layers {
 		if l.rid == rid {
 			l.bitrate.Store(int64(bps))
@@ -120,7 +132,7 @@ func (s *LayeredSource) SetBitrate(rid string, bps int) {
 }
 
 // Stats returns the counters of layer rid (zero for an unknown rid).
-func (s *LayeredSource) Stats(rid string) SourceStats {
+func (s *layerSet) Stats(rid string) SourceStats {
 	for _, l := range s.layers {
 		if l.rid == rid {
 			return l.stats.snapshot()
@@ -129,7 +141,7 @@ func (s *LayeredSource) Stats(rid string) SourceStats {
 	return SourceStats{}
 }
 
-func (s *LayeredSource) tick(now time.Time) {
+func (s *layerSet) tick(now time.Time) {
 	n := s.frameNum
 	s.frameNum++
 	for _, l := range s.layers {

@@ -164,11 +164,18 @@ func TestPatternDiffersByFrame(t *testing.T) {
 // collect runs a stream for n frames, 1/fps apart, and returns copies of every packet.
 func collect(t *testing.T, s *VP8Stream, n int, keyAt map[int]bool) ([][]rtp.Packet, []FrameHeader) {
 	t.Helper()
+	return collectStream(t, s, s.cfg.FPS, n, keyAt)
+}
+
+// collectStream runs s for n frames, 1/fps apart, asking for key frames at the indexes in
+// keyAt, and returns copies of every packet by frame.
+func collectStream(t testing.TB, s FrameStream, fps, n int, keyAt map[int]bool) ([][]rtp.Packet, []FrameHeader) {
+	t.Helper()
 	start := time.Unix(1700000000, 0)
 	var frames [][]rtp.Packet
 	var hdrs []FrameHeader
 	for i := 0; i < n; i++ {
-		now := start.Add(time.Duration(i) * time.Second / time.Duration(s.cfg.FPS))
+		now := start.Add(time.Duration(i) * time.Second / time.Duration(fps))
 		pkts, h := s.NextFrame(now, now, keyAt[i])
 		cp := make([]rtp.Packet, len(pkts))
 		for j, p := range pkts {

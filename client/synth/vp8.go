@@ -98,17 +98,13 @@ const vp8DescSize = 6
 type VP8Stream struct {
 	cfg VP8Config
 
-	started   bool
-	origin    time.Time // capture time of the first frame: RTP timestamps count from it
-	tsBase    uint32
-	lastTS    uint32
+	clock     captureClock
 	seq       uint16
 	pictureID uint16 // 15 bits
 	tl0       uint8
 	tIdx      int    // position in the temporal pattern
 	frameNum  uint32 // carried by the next frame
 	frames    uint64 // frames made so far
-	lastKey   time.Time
 
 	deltaSize, keySize int
 
@@ -126,7 +122,7 @@ func NewVP8Stream(cfg VP8Config) (*VP8Stream, error) {
 	cfg = cfg.withDefaults()
 	s := &VP8Stream{
 		cfg:       cfg,
-		tsBase:    rand.Uint32(),
+		clock:     captureClock{tsBase: rand.Uint32()},
 		seq:       uint16(rand.Uint32()),
 		pictureID: uint16(rand.Uint32()) & 0x7fff,
 		tl0:       uint8(rand.Uint32()),
@@ -187,10 +183,7 @@ func (s *VP8Stream) frameSize(key bool, n uint32) int {
 // NeedsKeyframe reports whether a frame captured at now is due to be a periodic key frame (or
 // is the first frame).
 func (s *VP8Stream) NeedsKeyframe(now time.Time) bool {
-	if !s.started {
-		return true
-	}
-	return s.cfg.KeyframeInterval > 0 && now.Sub(s.lastKey) >= s.cfg.KeyframeInterval
+	return s.clock.keyDue(now, s.cfg.KeyframeInterval)
 }
 
 // NextFrame makes the frame captured at now, a key frame if key is set or one is due, stamps
@@ -198,21 +191,12 @@ func (s *VP8Stream) NeedsKeyframe(now time.Time) bool {
 // the marker bit set.
 func (s *VP8Stream) NextFrame(now, sendTime time.Time, key bool) ([]rtp.Packet, FrameHeader) {
 	key = key || s.NeedsKeyframe(now)
-	if !s.started {
-		s.started = true
-		s.origin = now
-	}
-	ts := s.tsBase + uint32(now.Sub(s.origin)/time.Microsecond*vp8ClockRate/1_000_000)
-	if s.frames > 0 && int32(ts-s.lastTS) <= 0 {
-		ts = s.lastTS + 1 // the capture clock must move forward
-	}
-	s.lastTS = ts
+	ts := s.clock.stamp(now, key, vp8ClockRate)
 
 	// Temporal layer: a key frame restarts the pattern at the base layer.
 	pattern := temporalPatterns[s.cfg.TemporalLayers]
 	if key {
 		s.tIdx = 0
-		s.lastKey = now
 	}
 	tid := pattern[s.tIdx%len(pattern)]
 	idx := s.tIdx % len(pattern)
