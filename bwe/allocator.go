@@ -50,6 +50,11 @@ type Track struct {
 	MaxLayer int8
 	// Disabled: the subscriber paused the track.
 	Disabled bool
+	// Current is the layer the track is being forwarded at (0 when unknown or paused). A
+	// track keeps a layer it already has as long as it fits the estimate; only stepping up
+	// must fit within the headroom. Without it a track whose layer costs about the budget
+	// flaps between two layers, a keyframe at every step, as measured bitrates wobble.
+	Current int8
 }
 
 // Allocation is the decision for one track.
@@ -65,6 +70,10 @@ type Allocation struct {
 // not build a queue. The lowest layers may use the whole estimate: pausing video is worse
 // than a little queuing.
 const headroom = 0.9
+
+// priorityMargin: after a track could not get even its lowest layer, a lower-priority
+// track is given its own only if that costs at most this share of the one that did not fit.
+const priorityMargin = 0.5
 
 // Allocate shares estimateBps among tracks: audio first (never paused), then every video
 // track's lowest layer in priority order (those that do not fit are paused), then upgrades
@@ -96,7 +105,11 @@ func Allocate(estimateBps int, tracks []Track) []Allocation {
 		}
 		return ta.Priority > tb.Priority
 	})
-	// Pass 1: the lowest sent layer for each, in priority order.
+	// Pass 1: the lowest sent layer for each, in priority order. Once a track does not fit,
+	// a lower-priority one fits only if it costs much less: layer bitrates are measured and
+	// wobble (a keyframe in the window), and similar tracks must not swap places because of
+	// that.
+	var failedCost float64
 	for _, i := range order {
 		t := tracks[i]
 		low := lowestLayer(t)
@@ -107,34 +120,51 @@ func Allocate(estimateBps int, tracks []Track) []Allocation {
 			continue
 		}
 		cost := float64(t.LayerBps[low])
-		if cost > budget {
+		if cost > budget || failedCost > 0 && cost > priorityMargin*failedCost {
 			out[i].State = StatePausedBandwidth
 			out[i].Reason = ReasonBandwidth
+			if failedCost == 0 {
+				failedCost = cost
+			}
 			continue
 		}
 		budget -= cost
 		out[i].Layer = low
 		out[i].Bps = t.LayerBps[low]
 	}
-	// Pass 2: upgrades, highest priority first, as far as each can go.
-	budget -= float64(estimateBps) * (1 - headroom)
+	// Pass 2: upgrades, highest priority first, as far as each can go. A track the budget
+	// stopped caps the tracks after it at its layer: leftovers may go to lower priorities,
+	// but never to a better layer than a higher priority got.
+	reserve := float64(estimateBps) * (1 - headroom)
+	budget -= reserve
+	ceiling := int8(simulcast.MaxLayers - 1)
 	for _, i := range order {
 		t := tracks[i]
 		if out[i].State != StateActive || out[i].Reason == ReasonPublisher {
 			continue
 		}
-		cur := out[i].Layer
-		for l := cur + 1; l < simulcast.MaxLayers && l <= t.MaxLayer; l++ {
+		stopped := false
+		for l := out[i].Layer + 1; l < simulcast.MaxLayers && l <= t.MaxLayer && l <= ceiling && !stopped; l++ {
 			if t.LayerBps[l] == 0 {
 				continue
 			}
 			extra := float64(t.LayerBps[l] - out[i].Bps)
-			if extra > budget {
-				break
+			switch {
+			case extra <= budget:
+				budget -= extra
+			case l <= t.Current && extra <= budget+reserve:
+				// Keeping the layer it has may use the headroom.
+				reserve -= extra - budget
+				budget = 0
+			default:
+				stopped = true
+				continue
 			}
-			budget -= extra
 			out[i].Layer = l
 			out[i].Bps = t.LayerBps[l]
+		}
+		if stopped {
+			ceiling = min(ceiling, out[i].Layer)
 		}
 		out[i].Reason = reasonFor(t, out[i].Layer)
 	}

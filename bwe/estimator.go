@@ -45,21 +45,24 @@ const (
 )
 
 const (
-	ackedWindow       = 500 * time.Millisecond
+	ackedWindow  = 500 * time.Millisecond
+	recentWindow = 200 * time.Millisecond // what an overuse backs off from
+	// queueGrowthMin is how much longer than their sending the recent packets must have
+	// taken to arrive for an overuse to count as a filling queue (2.5% over the window).
+	queueGrowthMin    = 5 * time.Millisecond
 	lossWindow        = time.Second
 	decreaseFactor    = 0.85 // of the acknowledged rate on overuse (section 6)
 	increasePerSecond = 1.08 // multiplicative increase far from the last decrease
 	lossHigh          = 0.10
 	lossLow           = 0.02
-	probeMinPackets   = 5
 	// convergenceMemory is how long the rate of the last overuse slows growth near it;
 	// after that the link may well have changed.
 	convergenceMemory = 3 * time.Second
 )
 
 type acked struct {
-	at   time.Time
-	size int
+	at, sent time.Time
+	size     int
 }
 
 // Estimator turns transport-wide feedback (or REMB) into a bandwidth estimate for one
@@ -83,14 +86,15 @@ type Estimator struct {
 	lossSent, lossLost int
 	lossStart          time.Time
 	lastLossChange     time.Time
+	lastCut            time.Time // the estimate last came down (delay or loss)
+	lastLostSent       time.Time // when the latest packet reported lost was sent
 	lossFrac           float64
 
 	remb       bool // estimate comes from REMB: no TWCC
 	lastSignal Signal
 
-	// The probe cluster being received: it may span several feedback reports.
-	probeBytes, probeN    int
-	probeFirst, probeLast time.Time
+	// The probe cluster being received.
+	probe probeCluster
 }
 
 // NewEstimator returns an estimator starting at cfg.InitialBps.
@@ -137,48 +141,110 @@ func (e *Estimator) OnFeedback(now time.Time, results []PacketResult) {
 		return
 	}
 	sawProbe := false
+	e.tl.rateHint = float64(e.Estimate())
 	for _, r := range results {
-		e.lossSent++
+		// Loss counts only what was sent after the last cut and outside probes: packets
+		// already queued when the estimate came down are lost to the old rate, and counting
+		// them again would cut again for the same congestion; a probe may overfill the link
+		// on purpose.
+		if !r.Probe && !r.SendTime.Before(e.lastCut) {
+			e.lossSent++
+			if !r.Received {
+				e.lossLost++
+			}
+		}
 		if !r.Received {
-			e.lossLost++
+			if !r.Probe && r.SendTime.After(e.lastLostSent) {
+				e.lastLostSent = r.SendTime
+			}
 			continue
 		}
 		e.tl.add(r)
-		e.ackedLog = append(e.ackedLog, acked{at: r.Arrival, size: r.Size})
+		e.ackedLog = append(e.ackedLog, acked{at: r.Arrival, sent: r.SendTime, size: r.Size})
 		if r.Probe {
 			sawProbe = true
-			if e.probeN == 0 || r.Arrival.Before(e.probeFirst) {
-				e.probeFirst = r.Arrival
-			}
-			if r.Arrival.After(e.probeLast) {
-				e.probeLast = r.Arrival
-			}
-			e.probeBytes += r.Size
-			e.probeN++
+			e.probe.add(r)
 		}
 	}
 	e.updateAcked()
 	signal := e.tl.signal
 	e.lastSignal = signal
 	e.updateDelayBased(now, signal)
-	// A probe cluster that arrived as fast as it was sent proves that rate (section 7's
-	// probing, simplified): take it at once instead of growing toward it.
+	// A probe cluster proves the rate it got through at (section 7's probing, simplified):
+	// take it at once instead of growing toward it.
 	switch {
 	case signal == SignalOveruse:
-		e.probeN, e.probeBytes = 0, 0
-	case e.probeN >= probeMinPackets:
-		if span := e.probeLast.Sub(e.probeFirst); span > 0 {
-			rate := float64(e.probeBytes*8) / span.Seconds() * 0.95
-			if rate > e.delayBps {
-				e.delayBps = math.Min(rate, float64(e.cfg.MaxBps))
-				e.lossBps = math.Max(e.lossBps, e.delayBps)
-			}
+		e.probe.reset()
+	default:
+		if rate := e.probe.rate() * probeUtilization; rate > e.delayBps {
+			e.delayBps = math.Min(rate, float64(e.cfg.MaxBps))
+			e.lossBps = math.Max(e.lossBps, e.delayBps)
 		}
 	}
 	if !sawProbe {
-		e.probeN, e.probeBytes = 0, 0
+		e.probe.reset()
 	}
 	e.updateLossBased(now)
+}
+
+// queueGrowing reports whether the bottleneck queue is filling: the packets that arrived
+// within the last window took longer to arrive than to send (by more than
+// queueGrowthMin), or some sent in that span were lost (a full tail-drop queue holds its
+// delay steady and drops instead). A delay trend without either is jitter on the way (a
+// receiver that stalled and then read a burst, a burst that already drained), not
+// congestion, and cutting for it would throw away a layer for nothing.
+func (e *Estimator) queueGrowing(window time.Duration) bool {
+	if len(e.ackedLog) < probeMinPackets {
+		return true // too little to tell: trust the detector
+	}
+	latest := e.ackedLog[0].at
+	for _, a := range e.ackedLog {
+		latest = maxTime(latest, a.at)
+	}
+	var firstArr, firstSent, lastSent time.Time
+	n := 0
+	for _, a := range e.ackedLog {
+		if latest.Sub(a.at) > window {
+			continue
+		}
+		if n == 0 {
+			firstArr, firstSent, lastSent = a.at, a.sent, a.sent
+		}
+		firstArr, firstSent, lastSent = minTime(firstArr, a.at), minTime(firstSent, a.sent), maxTime(lastSent, a.sent)
+		n++
+	}
+	if n < probeMinPackets {
+		return true
+	}
+	if !e.lastLostSent.Before(firstSent) {
+		return true
+	}
+	return latest.Sub(firstArr)-lastSent.Sub(firstSent) > queueGrowthMin
+}
+
+// recentAckedBps is the rate packets arrived at over the last window of arrivals (0 when
+// less than half of it is covered).
+func (e *Estimator) recentAckedBps(window time.Duration) float64 {
+	if len(e.ackedLog) == 0 {
+		return 0
+	}
+	latest := e.ackedLog[0].at
+	for _, a := range e.ackedLog {
+		latest = maxTime(latest, a.at)
+	}
+	first := latest
+	bytes := 0
+	for _, a := range e.ackedLog {
+		if latest.Sub(a.at) <= window {
+			bytes += a.size
+			first = minTime(first, a.at)
+		}
+	}
+	span := latest.Sub(first)
+	if span < window/2 {
+		return 0
+	}
+	return float64(bytes*8) / span.Seconds()
 }
 
 func (e *Estimator) updateAcked() {
@@ -220,18 +286,37 @@ func (e *Estimator) updateDelayBased(now time.Time, s Signal) {
 	e.lastUpdate = now
 	switch s {
 	case SignalOveruse:
+		if !e.queueGrowing(recentWindow) {
+			e.state = stateHold
+			return
+		}
 		if e.state != stateDecrease || now.Sub(e.lastChange) > e.rtt+100*time.Millisecond {
+			// What is arriving now: at a bottleneck that just lost capacity the acked window
+			// still holds the old rate, so the recent arrivals say more.
 			base := e.ackedBps
+			if r := e.recentAckedBps(recentWindow); r > 0 && r < base {
+				base = r
+			}
 			if base <= 0 {
 				base = e.delayBps
 			}
 			next := decreaseFactor * base
-			if next < e.delayBps {
+			// A probe that overfilled the link measured what the link carries: the queue
+			// is the probe's own doing and drains when it ends, and the acked rate, averaged
+			// over a window that was mostly app-limited, would cut far below the link. Take
+			// what the probe got through, discounted as a probe result is, even if that is
+			// above the estimate.
+			if r := e.probe.recvRate(probeOveruseSpan); r > 0 {
+				next = math.Min(probeUtilization*r, float64(e.cfg.MaxBps))
+				e.delayBps = next
+				e.lossBps = math.Max(e.lossBps, e.delayBps)
+			} else if next < e.delayBps {
 				e.delayBps = next
 			}
 			e.lastDecreaseBps = e.delayBps
 			e.state = stateDecrease
 			e.lastChange = now
+			e.cut(now)
 		}
 		return
 	case SignalUnderuse:
@@ -260,6 +345,14 @@ func (e *Estimator) updateDelayBased(now time.Time, s Signal) {
 	e.delayBps = math.Max(e.delayBps, float64(e.cfg.MinBps))
 }
 
+// cut notes that the estimate came down: the loss window starts again, with what is sent
+// from now on.
+func (e *Estimator) cut(now time.Time) {
+	e.lastCut = now
+	e.lossSent, e.lossLost = 0, 0
+	e.lossStart = now
+}
+
 // updateLossBased lowers the estimate under heavy loss and lets it recover under light
 // loss (section 6, loss-based control).
 func (e *Estimator) updateLossBased(now time.Time) {
@@ -279,6 +372,7 @@ func (e *Estimator) updateLossBased(now time.Time) {
 		if now.Sub(e.lastLossChange) > 300*time.Millisecond+e.rtt {
 			e.lossBps = math.Min(e.lossBps, e.delayBps) * (1 - 0.5*e.lossFrac)
 			e.lastLossChange = now
+			e.cut(now)
 		}
 	case e.lossFrac < lossLow:
 		e.lossBps = math.Max(e.lossBps*1.08, e.delayBps)

@@ -11,6 +11,10 @@ type Prober struct {
 	until     time.Time
 	rate      int
 	startEst  int
+	gain      float64 // of the next probe over the estimate
+	// quiet is when the prober last probed, or first saw nothing worth probing for: small
+	// gains are probed for only every probeSmallGainEvery.
+	quiet time.Time
 }
 
 const (
@@ -19,8 +23,30 @@ const (
 	probeDuration   = 250 * time.Millisecond
 	probeMinBackoff = time.Second
 	// Capped low so that capacity coming back is found within a few seconds.
-	probeMaxBackoff = 3 * time.Second
-	probeMaxGain    = 2.0 // probe at most at twice the estimate
+	probeMaxBackoff = 2 * time.Second
+	// A probe goes to probeGain times the estimate; after one that got through whole (the
+	// link did not limit it) the next goes to probeFastGain, after one that did not raise
+	// the estimate to probeGentleGain, which costs a constrained link less queueing while
+	// still finding capacity that came back.
+	probeGain       = 2.0
+	probeFastGain   = 3.0
+	probeGentleGain = 1.5
+	// probeOvershoot aims a probe above what the allocation wants: what a probe proves is
+	// discounted (probeUtilization), and the padding actually sent falls short of what is
+	// asked (it goes out in whole packets per tick), so a probe at exactly the desired rate
+	// could never unlock the layer that needs it. libwebrtc probes at up to twice the
+	// allocation.
+	probeOvershoot = 1.5
+	// probeFollowUp is the pause after a probe that raised the estimate before the next one,
+	// so a link that came back is climbed in a few quick steps (libwebrtc probes again at
+	// once after a successful probe, "further exponential probing").
+	probeFollowUp = 300 * time.Millisecond
+	// probeSmallGain: an estimate within this factor of what the allocation wants is not
+	// probed above at once; but the allocator keeps headroom, so such an estimate can hold a
+	// track one layer short for good. Every probeSmallGainEvery it is probed anyway (as
+	// libwebrtc probes periodically while application-limited).
+	probeSmallGain      = 1.1
+	probeSmallGainEvery = 1500 * time.Millisecond
 )
 
 // Update returns the total rate (media and padding) to send at now, or 0 when not
@@ -28,26 +54,38 @@ const (
 func (p *Prober) Update(now time.Time, estimate, desired int, s Signal) int {
 	if p.backoff == 0 {
 		p.backoff = probeMinBackoff
+		p.gain = probeGain
 	}
 	if !p.until.IsZero() {
 		if now.Before(p.until) && s != SignalOveruse {
 			return p.rate
 		}
-		// Probe over: a probe that moved the estimate resets the backoff, one that did not
-		// (or hit overuse) waits longer before the next.
-		if float64(estimate) >= 1.1*float64(p.startEst) {
-			p.backoff = probeMinBackoff
-		} else {
-			p.backoff = min(2*p.backoff, probeMaxBackoff)
-		}
+		// Probe over. One that proved about its whole rate (the link did not limit it) is
+		// followed soon by a bolder one; one that moved the estimate, soon by another; one
+		// that did not (or hit overuse) waits longer, and the next one is gentler.
 		p.until = time.Time{}
-		p.nextProbe = now.Add(p.backoff)
+		p.quiet = now
+		switch {
+		case float64(estimate) >= 0.85*float64(p.rate):
+			p.backoff, p.gain = probeMinBackoff, probeFastGain
+			p.nextProbe = now.Add(probeFollowUp)
+		case float64(estimate) >= 1.1*float64(p.startEst):
+			p.backoff, p.gain = probeMinBackoff, probeGain
+			p.nextProbe = now.Add(probeFollowUp)
+		default:
+			p.backoff, p.gain = min(2*p.backoff, probeMaxBackoff), probeGentleGain
+			p.nextProbe = now.Add(p.backoff)
+		}
 		return 0
 	}
-	if float64(desired) <= 1.1*float64(estimate) || s == SignalOveruse || now.Before(p.nextProbe) {
+	if p.quiet.IsZero() {
+		p.quiet = now
+	}
+	small := float64(desired) <= probeSmallGain*float64(estimate)
+	if desired <= estimate || small && now.Sub(p.quiet) < probeSmallGainEvery || s == SignalOveruse || now.Before(p.nextProbe) {
 		return 0
 	}
-	p.rate = min(desired, int(probeMaxGain*float64(estimate)))
+	p.rate = min(int(probeOvershoot*float64(desired)), int(p.gain*float64(estimate)))
 	p.startEst = estimate
 	p.until = now.Add(probeDuration)
 	return p.rate

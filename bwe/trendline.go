@@ -27,6 +27,10 @@ const (
 	thresholdUpGain   = 0.0087
 	thresholdDownGain = 0.039
 	overuseTime       = 10 * time.Millisecond
+	// A group this many times larger than the recent average is a burst (a keyframe sent
+	// at once: the SFU has no pacer): its own serialization is not taken for congestion.
+	burstFactor    = 2.0
+	groupSizeDecay = 0.1 // weight of a new group in the average group size
 )
 
 // group is a burst of packets sent close together (section 5.2).
@@ -53,6 +57,9 @@ type trendline struct {
 	overuseCount  int
 	prevTrend     float64
 	signal        Signal
+	// rateHint is the current estimate (bits/s), set before each feedback report.
+	rateHint float64
+	meanSize float64 // average group size, bytes
 }
 
 func newTrendline() *trendline { return &trendline{threshold: thresholdInitial} }
@@ -78,10 +85,32 @@ func (t *trendline) add(p PacketResult) {
 	if t.prev.valid {
 		sendDelta := t.cur.lastSend.Sub(t.prev.lastSend)
 		arrDelta := t.cur.lastArrival.Sub(t.prev.lastArrival)
-		t.update(float64(arrDelta-sendDelta)/float64(time.Millisecond), arrDelta, t.cur.lastArrival)
+		d := float64(arrDelta-sendDelta) / float64(time.Millisecond)
+		t.update(t.discountBurst(d, sendDelta), arrDelta, t.cur.lastArrival)
+	}
+	if t.meanSize == 0 {
+		t.meanSize = float64(t.cur.size)
+	} else {
+		t.meanSize += groupSizeDecay * (float64(t.cur.size) - t.meanSize)
 	}
 	t.prev = t.cur
 	t.cur = group{firstSend: p.SendTime, lastSend: p.SendTime, lastArrival: p.Arrival, size: p.Size, valid: true}
+}
+
+// discountBurst takes out of a burst group's delay variation the time the group itself
+// needs on a link running at the estimate, beyond the time since the group before it was
+// sent. An unpaced keyframe queues behind itself at any bottleneck, for as long as its size
+// takes at the link's rate, then drains: counted as a delay trend it reads as congestion
+// and cuts the estimate after every keyframe, on a link with room to spare (and a slow
+// forwarding loop may spread one keyframe over several groups). Groups of ordinary size are
+// left alone, and on a link slower than the estimate a burst still shows the difference, so
+// sustained queue growth is still seen.
+func (t *trendline) discountBurst(delayMs float64, sendDelta time.Duration) float64 {
+	if delayMs <= 0 || t.rateHint <= 0 || t.meanSize <= 0 || float64(t.cur.size) < burstFactor*t.meanSize {
+		return delayMs
+	}
+	self := float64(t.cur.size*8)/t.rateHint*1000 - float64(sendDelta)/float64(time.Millisecond)
+	return max(delayMs-max(self, 0), 0)
 }
 
 func (t *trendline) update(delayMs float64, arrDelta time.Duration, arrival time.Time) {

@@ -11,8 +11,8 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/cascade-sfu/cascade/client"
-	"github.com/cascade-sfu/cascade/sfu"
 	cascadev1 "github.com/cascade-sfu/cascade/proto/cascade/v1"
+	"github.com/cascade-sfu/cascade/sfu"
 )
 
 // TestCodecsForwarded publishes H.264, VP9 and AV1 as single-layer video and checks that a
