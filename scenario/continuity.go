@@ -11,8 +11,9 @@ type PacketRecord struct {
 	TS      uint32
 	Marker  bool
 	Arrival time.Time
-	// Padding: a padding-only packet (a bandwidth probe) that took a number of its own.
-	// It counts for sequence continuity only.
+	// Padding: a padding-only packet that took a number of its own (a bandwidth probe of a
+	// sender that numbers its probes; the SFU's repeat a media packet's number today). It
+	// counts for sequence continuity only.
 	Padding bool
 
 	// From the VP8 payload descriptor (RFC 7741 section 4.2).

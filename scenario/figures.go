@@ -15,8 +15,13 @@ type Figures struct {
 	DowngradeMs int `json:"downgrade_ms"`
 	RecoverMs   int `json:"recover_ms"`
 	// MaxFreezeMs is the longest time without a new frame of the focus track, from its first
-	// frame to the end, not counting time the SFU reported the track paused.
+	// frame to the end, whatever the reason (a pause for bandwidth freezes the picture too).
 	MaxFreezeMs int `json:"max_freeze_ms"`
+	// MaxStallMs is the same, not counting time the SFU reported the track paused: the
+	// freezes the subscriber was not told about.
+	MaxStallMs int `json:"max_stall_ms"`
+	// PausedMs is how long the SFU reported the focus track paused, in all.
+	PausedMs int `json:"paused_ms"`
 	// LossPct is the share of the focus subscriber's media packets that did not arrive on the
 	// first try (before retransmission) over the run; ResidualLossPct those that never did.
 	LossPct         float64 `json:"loss_pct"`
@@ -128,7 +133,7 @@ func computeFigures(in figureInput) Figures {
 			}
 		}
 		tr.LossPct = windowLoss(in.samples, in.focus, s.t, end)
-		tr.MaxFreezeMs = maxFreeze(in.frames, in.paused, s.t, end)
+		tr.MaxFreezeMs = maxFreeze(in.frames, nil, s.t, end)
 		f.Transitions = append(f.Transitions, tr)
 		switch {
 		case tr.Direction == "down" && f.DowngradeMs < 0 && f.RecoverMs < 0:
@@ -138,7 +143,11 @@ func computeFigures(in figureInput) Figures {
 		}
 	}
 	if len(in.frames) > 0 {
-		f.MaxFreezeMs = maxFreeze(in.frames, in.paused, in.frames[0].t, in.end)
+		f.MaxFreezeMs = maxFreeze(in.frames, nil, in.frames[0].t, in.end)
+		f.MaxStallMs = maxFreeze(in.frames, in.paused, in.frames[0].t, in.end)
+	}
+	for _, p := range in.paused {
+		f.PausedMs += int((min(p.to, in.end) - p.from).Milliseconds())
 	}
 	f.LossPct = windowLoss(in.samples, in.focus, 0, in.end)
 	var errSum float64

@@ -49,12 +49,12 @@ type trackLog struct {
 	started  bool
 	first    uint64 // extended sequence number of the first packet
 	highest  uint64
-	seen     map[uint64]struct{}
-	packets  uint64 // media packets read, retransmissions included
-	padding  uint64 // padding-only packets (bandwidth probes)
-	bytes    uint64 // RTP bytes of the media packets read, headers included
-	holes    uint64 // numbers skipped when a later one arrived first: lost on first try
-	repaired uint64 // holes filled later (retransmissions)
+	seen     map[uint64]struct{} // media packets
+	packets  uint64              // media packets read, retransmissions included
+	padding  uint64              // padding-only packets (bandwidth probes)
+	bytes    uint64              // RTP bytes of the media packets read, headers included
+	holes    uint64              // numbers skipped when a later one arrived first: lost on first try
+	repaired uint64              // holes filled later (retransmissions)
 	frames   uint64
 	keys     uint64
 	corrupt  uint64
@@ -140,12 +140,10 @@ func (o *Observer) read(rt *client.RemoteTrack) {
 // push records one packet.
 func (t *trackLog) push(p *rtp.Packet, now time.Time) {
 	if len(p.Payload) == 0 {
-		// A bandwidth probe. Today probes repeat the last number sent (a duplicate); one
-		// that takes a number of its own fills that number.
+		// A bandwidth probe. The SFU's probes repeat the number of the last media packet
+		// sent, so a probe's number belongs to a media packet: it is not taken as that
+		// packet's arrival (which may come later, retransmitted, or never).
 		t.padding++
-		if ext, fresh := t.unwrap(p.SequenceNumber); fresh && t.video {
-			t.recs = append(t.recs, PacketRecord{Ext: ext, TS: p.Timestamp, Arrival: now, Padding: true, Layer: -1})
-		}
 		return
 	}
 	t.packets++
@@ -190,8 +188,13 @@ func (t *trackLog) push(p *rtp.Packet, now time.Time) {
 	t.frameLog = append(t.frameLog, FrameEvent{At: now, Layer: t.layer, Keyframe: f.Header.Keyframe})
 }
 
-// unwrap extends a sequence number (RFC 3550 appendix A.1) against the highest seen and
-// reports whether it is new; it counts holes and their repair.
+// extend extends a sequence number (RFC 3550 appendix A.1) against the highest seen.
+func (t *trackLog) extend(seq uint16) uint64 {
+	return uint64(int64(t.highest) + int64(int16(seq-uint16(t.highest))))
+}
+
+// unwrap extends a media packet's sequence number and reports whether it is new; it counts
+// holes (numbers skipped when a later one arrived first) and their repair.
 func (t *trackLog) unwrap(seq uint16) (uint64, bool) {
 	if !t.started {
 		t.started = true
@@ -200,7 +203,7 @@ func (t *trackLog) unwrap(seq uint16) (uint64, bool) {
 		t.seen[t.first] = struct{}{}
 		return t.first, true
 	}
-	ext := uint64(int64(t.highest) + int64(int16(seq-uint16(t.highest))))
+	ext := t.extend(seq)
 	if _, dup := t.seen[ext]; dup || ext < t.first {
 		return ext, false
 	}
@@ -264,7 +267,7 @@ func (o *Observer) Frames(trackSID string) []FrameEvent {
 	return nil
 }
 
-// Packets returns the numbering of every distinct video packet of a track received, in
+// Packets returns the numbering of every distinct video media packet of a track received, in
 // sequence order.
 func (o *Observer) Packets(trackSID string) []PacketRecord {
 	o.mu.Lock()

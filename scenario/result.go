@@ -59,9 +59,10 @@ type TrackResult struct {
 	LayerFrames [3]int `json:"layer_frames,omitzero"`
 	// Audio: verified packets.
 	Audio uint64 `json:"audio_packets,omitempty"`
-	// MaxFreezeMs is the longest span without a frame after the first, less the time the
-	// SFU reported the track paused.
+	// MaxFreezeMs is the longest span without a frame after the first; MaxStallMs the same
+	// less the time the SFU reported the track paused.
 	MaxFreezeMs int               `json:"max_freeze_ms"`
+	MaxStallMs  int               `json:"max_stall_ms"`
 	Continuity  *ContinuityReport `json:"continuity,omitempty"`
 	States      []StateChange     `json:"states,omitempty"`
 }
@@ -192,7 +193,8 @@ func (r *run) result(samples []Sample) *Result {
 					}
 				}
 				if len(frames) > 0 {
-					tr.MaxFreezeMs = maxFreeze(frames, paused, frames[0].t, end)
+					tr.MaxFreezeMs = maxFreeze(frames, nil, frames[0].t, end)
+					tr.MaxStallMs = maxFreeze(frames, paused, frames[0].t, end)
 				}
 				recs := p.obs.Packets(c.TrackSID)
 				rep := CheckContinuity(recs, continuityMaxGap)
@@ -228,6 +230,14 @@ func (r *run) result(samples []Sample) *Result {
 		}
 	}
 	res.Figures = computeFigures(in)
+	if sr := res.Subscriber(r.spec.Focus.Subscriber); sr != nil {
+		var exp, lost uint64
+		for _, tr := range sr.Tracks {
+			exp += tr.Expected
+			lost += tr.Lost
+		}
+		res.Figures.ResidualLossPct = pct(int(lost), int(exp))
+	}
 	res.SummaryLine = res.Figures.SummaryLine()
 	return res
 }

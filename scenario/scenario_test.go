@@ -199,8 +199,11 @@ func TestComputeFigures(t *testing.T) {
 	if f.RecoverMs < 2950 || f.RecoverMs > 3050 {
 		t.Errorf("recover %d ms, want about 3000", f.RecoverMs)
 	}
-	if f.MaxFreezeMs < 390 || f.MaxFreezeMs > 450 {
-		t.Errorf("max freeze %d ms, want about 420 (the pause does not count)", f.MaxFreezeMs)
+	if f.MaxFreezeMs < 1990 || f.MaxFreezeMs > 2070 {
+		t.Errorf("max freeze %d ms, want about 2000 (the pause)", f.MaxFreezeMs)
+	}
+	if f.MaxStallMs < 390 || f.MaxStallMs > 450 || f.PausedMs != 2000 {
+		t.Errorf("max stall %d ms, want about 420 (the pause does not count); paused %d ms", f.MaxStallMs, f.PausedMs)
 	}
 	if f.LossPct < 0.32 || f.LossPct > 0.34 { // 20 of 6000
 		t.Errorf("loss %.2f%%", f.LossPct)

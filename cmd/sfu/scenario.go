@@ -95,6 +95,9 @@ func runScenario(ctx context.Context, e *env, args []string) int {
 			fmt.Fprintf(e.stdout, "transition %q at %.1fs: %s %s->%s switch_ms=%d loss_pct=%.1f max_freeze_ms=%d (over %.1fs)\n",
 				tr.Label, tr.AtSec, tr.Direction, tr.From, tr.Expect, tr.SwitchMs, tr.LossPct, tr.MaxFreezeMs, tr.WindowSec)
 		}
+		f := res.Figures
+		fmt.Fprintf(e.stdout, "focus %s receiving %s: longest stall while active %d ms, paused %d ms, residual loss %.2f%%, estimate error over %d steady constrained samples\n",
+			res.Focus.Subscriber, res.Focus.Publisher, f.MaxStallMs, f.PausedMs, f.ResidualLossPct, f.EstimateSamples)
 	}
 	if *svgPath != "" {
 		if err := writeOutput(*svgPath, res.WriteSVG); err != nil {
