@@ -55,17 +55,7 @@ func simulate(t *testing.T, e *Estimator, l *link, start time.Time, d time.Durat
 		pending = append(pending, PacketResult{SendTime: now, Size: size, Received: ok, Arrival: arr, Probe: isProbe})
 		now = now.Add(gap)
 		if !now.Before(nextFeedback) {
-			// Feedback reports what arrived by now; later packets wait for the next one.
-			var ready, later []PacketResult
-			for _, p := range pending {
-				if !p.Received || !p.Arrival.After(now) {
-					ready = append(ready, p)
-				} else {
-					later = append(later, p)
-				}
-			}
-			e.OnFeedback(now, ready)
-			pending = later
+			pending = deliverFeedback(e, now, pending)
 			nextFeedback = now.Add(50 * time.Millisecond)
 		}
 		for !now.Before(nextSample) {
@@ -230,4 +220,19 @@ func TestProber(t *testing.T) {
 	if r := p.Update(now.Add(2500*time.Millisecond), 300_000, 2_000_000, SignalOveruse); r != 0 {
 		t.Fatal("kept probing through overuse")
 	}
+}
+
+// deliverFeedback reports to e what of pending has arrived (or been lost) by now, as a
+// receiver's feedback would, and returns the packets still in flight.
+func deliverFeedback(e *Estimator, now time.Time, pending []PacketResult) []PacketResult {
+	var ready, later []PacketResult
+	for _, p := range pending {
+		if !p.Received || !p.Arrival.After(now) {
+			ready = append(ready, p)
+		} else {
+			later = append(later, p)
+		}
+	}
+	e.OnFeedback(now, ready)
+	return later
 }

@@ -78,16 +78,7 @@ func (v videoSim) run(e *Estimator, l *link, d time.Duration) []int {
 			nextPad = now.Add(5 * time.Millisecond)
 		}
 		if !now.Before(nextFb) {
-			var ready, later []PacketResult
-			for _, p := range pending {
-				if !p.Received || !p.Arrival.After(now) {
-					ready = append(ready, p)
-				} else {
-					later = append(later, p)
-				}
-			}
-			e.OnFeedback(now, ready)
-			pending = later
+			pending = deliverFeedback(e, now, pending)
 			nextFb = now.Add(100 * time.Millisecond)
 		}
 		if !now.Before(nextSmp) {
