@@ -16,6 +16,7 @@ type totals struct {
 	packets, bytes uint64
 	expected, lost uint64
 	dups           uint64
+	padding        uint64
 	frames         uint64
 	shown, corrupt uint64
 	freezes        uint64
@@ -180,6 +181,7 @@ func (o *observer) collect(now time.Time, final bool) *totals {
 			t.expected += st.Expected
 			t.lost += st.Lost
 			t.dups += st.Duplicates
+			t.padding += st.Padding
 			t.frames += st.Frames
 			t.shown += st.Shown
 			t.corrupt += st.Corrupt

@@ -36,6 +36,7 @@ type Report struct {
 	PacketsLost     uint64    `json:"packets_lost"`
 	PacketLossPct   float64   `json:"packet_loss_pct"`
 	Duplicates      uint64    `json:"duplicate_packets"`
+	ProbePackets    uint64    `json:"probe_packets"` // padding-only packets (bandwidth probes), in packets_received
 	LatencyMs       Quantiles `json:"latency_ms"`
 	VideoLatencyMs  Quantiles `json:"video_latency_ms"`
 	AudioLatencyMs  Quantiles `json:"audio_latency_ms"`
@@ -137,6 +138,7 @@ func (o *observer) report(final *totals, nodeEnd *nodeSample, end time.Time) *Re
 		PacketsLost:       final.lost,
 		PacketLossPct:     pct(final.lost, final.expected),
 		Duplicates:        final.dups,
+		ProbePackets:      final.padding,
 		LatencyMs:         quantiles(&final.lat),
 		VideoLatencyMs:    quantiles(&final.videoLat),
 		AudioLatencyMs:    quantiles(&final.audioLat),

@@ -24,6 +24,7 @@ type trackStats struct {
 	Expected   uint64 // from the first to the highest sequence number
 	Lost       uint64 // expected packets never received, retransmissions counted
 	Duplicates uint64
+	Padding    uint64 // padding-only packets (the SFU's bandwidth probes), in Packets too
 	LayerBytes [layerSlots]uint64
 
 	Frames      uint64 // complete video frames (audio: verified packets)
@@ -104,6 +105,11 @@ func (t *trackRecv) packet(p *rtp.Packet, size int, now time.Time) (pli bool) {
 	t.st.Bytes += uint64(size)
 	if !t.seq.push(p.SequenceNumber) {
 		return false // a copy: the original was counted
+	}
+	if len(p.Payload) == 0 {
+		// A bandwidth probe: it takes a sequence number of its own and carries no media.
+		t.st.Padding++
+		return false
 	}
 	if t.audio {
 		t.audioPacket(p, size, now)

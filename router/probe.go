@@ -6,30 +6,32 @@ import "time"
 // bytes (RFC 3550 section 5.1, the count is one byte).
 const probePadding = 255
 
-// WriteProbe sends n padding-only packets for bandwidth probing. They repeat the sequence
-// number and timestamp of the last packet sent, so the subscriber discards them as
-// duplicates while its transport-wide feedback still reports them. It returns the bytes
-// written.
+// WriteProbe sends n padding-only packets for bandwidth probing and returns the bytes
+// written. Each takes a sequence number of its own between two frames (see
+// simulcast.Selector.ReservePadding), so the subscriber's SRTP replay protection accepts
+// it and its transport-wide feedback reports it, and media continues after it. It sends
+// nothing (returns 0) while a frame is being forwarded; the caller tries again or another
+// track.
 func (d *DownTrack) WriteProbe(n int) int {
 	if n <= 0 || !d.bound.Load() || d.closed.Load() || d.codec.Kind != KindVideo {
 		return 0
 	}
-	// Before the first media packet LastOut is the number just below the first one, so a
-	// probe then is simply followed by media in sequence.
 	d.mu.Lock()
-	seq, ts := d.sel.LastOut()
+	first, ts, ok := d.sel.ReservePadding(n)
 	d.mu.Unlock()
+	if !ok {
+		return 0
+	}
 	d.rtx.mu.Lock()
 	defer d.rtx.mu.Unlock()
 	h := &d.rtx.hdr
-	d.fillHeader(h, &Header{PaddingLen: probePadding}, seq, ts)
 	total := 0
 	for i := 0; i < n; i++ {
-		w, err := d.writer.WriteRTP(h, nil)
-		if err != nil {
-			break
+		// A failed write (the connection is closing) leaves its number unused.
+		d.fillHeader(h, &Header{PaddingLen: probePadding}, first+uint16(i), ts)
+		if w, err := d.writer.WriteRTP(h, nil); err == nil {
+			total += w
 		}
-		total += w
 	}
 	d.probes.Add(uint64(n))
 	return total

@@ -82,6 +82,7 @@ type layer struct {
 	src      PacketSource
 	ring     *ring
 	lastNs   atomic.Int64 // arrival of the last media (non-padding) packet, monotonic ns
+	sinceNs  atomic.Int64 // arrival of the first media packet after a gap of layerGap or more
 	lastPLI  atomic.Int64 // when a keyframe was last requested, monotonic ns
 	lastKey  atomic.Int64 // when a keyframe last arrived
 	packets  atomic.Uint64
@@ -193,6 +194,9 @@ func (r *Receiver) handlePacket(l *layer, unwrap *seqUnwrapper, p *extPacket, id
 	if p.hdr.PayloadLen > 0 {
 		// Padding-only packets (bandwidth probes) keep flowing on a layer the encoder has
 		// paused; only media makes a layer count as sent.
+		if now-l.lastNs.Load() >= int64(layerGap) {
+			l.sinceNs.Store(now)
+		}
 		l.lastNs.Store(now)
 	}
 	l.packets.Add(1)
@@ -200,7 +204,7 @@ func (r *Receiver) handlePacket(l *layer, unwrap *seqUnwrapper, p *extPacket, id
 
 	isAudio := r.cfg.Codec.Kind == KindAudio
 	p.buf = pkt
-	p.sp = simulcast.Packet{Layer: l.index, ExtSeq: ext, TS: p.hdr.TS, ArrivalNs: now}
+	p.sp = simulcast.Packet{Layer: l.index, ExtSeq: ext, TS: p.hdr.TS, Marker: p.hdr.Marker, ArrivalNs: now}
 	if !isAudio {
 		// Keyframe, temporal layer and (for VP8) the payload descriptor, parsed once for
 		// every down track.
@@ -311,6 +315,26 @@ func (r *Receiver) ActiveLayers(window time.Duration) uint8 {
 	for i := range r.layers {
 		if l := r.layers[i].Load(); l != nil {
 			if t := l.lastNs.Load(); t != 0 && now-t < int64(window) {
+				mask |= 1 << i
+			}
+		}
+	}
+	return mask
+}
+
+// layerGap is a pause in a layer's media long enough that its restart counts as a new
+// start (its publisher paused and resumed it).
+const layerGap = 300 * time.Millisecond
+
+// SteadyLayers returns a bitmask of layers that received media within window and have been
+// doing so without a pause for at least settle: their measured bitrate (LayerBitrates)
+// covers a whole measuring interval.
+func (r *Receiver) SteadyLayers(window, settle time.Duration) uint8 {
+	now := monoNow()
+	var mask uint8
+	for i := range r.layers {
+		if l := r.layers[i].Load(); l != nil {
+			if t := l.lastNs.Load(); t != 0 && now-t < int64(window) && now-l.sinceNs.Load() >= int64(settle) {
 				mask |= 1 << i
 			}
 		}

@@ -11,8 +11,7 @@ type PacketRecord struct {
 	TS      uint32
 	Marker  bool
 	Arrival time.Time
-	// Padding: a padding-only packet that took a number of its own (a bandwidth probe of a
-	// sender that numbers its probes; the SFU's repeat a media packet's number today). It
+	// Padding: a padding-only packet with a number of its own (a bandwidth probe). It
 	// counts for sequence continuity only.
 	Padding bool
 

@@ -139,16 +139,18 @@ func (o *Observer) read(rt *client.RemoteTrack) {
 
 // push records one packet.
 func (t *trackLog) push(p *rtp.Packet, now time.Time) {
+	ext, fresh := t.unwrap(p.SequenceNumber)
 	if len(p.Payload) == 0 {
-		// A bandwidth probe. The SFU's probes repeat the number of the last media packet
-		// sent, so a probe's number belongs to a media packet: it is not taken as that
-		// packet's arrival (which may come later, retransmitted, or never).
+		// A bandwidth probe: padding with a number of its own, between frames. It counts
+		// for sequence continuity only.
 		t.padding++
+		if fresh && t.video {
+			t.recs = append(t.recs, PacketRecord{Ext: ext, TS: p.Timestamp, Arrival: now, Layer: -1, Padding: true})
+		}
 		return
 	}
 	t.packets++
 	t.bytes += uint64(p.MarshalSize())
-	ext, fresh := t.unwrap(p.SequenceNumber)
 	if !fresh {
 		return // a duplicate
 	}
@@ -193,7 +195,7 @@ func (t *trackLog) extend(seq uint16) uint64 {
 	return uint64(int64(t.highest) + int64(int16(seq-uint16(t.highest))))
 }
 
-// unwrap extends a media packet's sequence number and reports whether it is new; it counts
+// unwrap extends a packet's sequence number and reports whether it is new; it counts
 // holes (numbers skipped when a later one arrived first) and their repair.
 func (t *trackLog) unwrap(seq uint16) (uint64, bool) {
 	if !t.started {

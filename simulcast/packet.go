@@ -7,6 +7,7 @@ type Packet struct {
 	ExtSeq    uint64 // extended (unwrapped) sequence number in its layer's stream
 	TS        uint32
 	Keyframe  bool  // first packet of a keyframe
+	Marker    bool  // RTP marker: the last packet of a frame (video)
 	ArrivalNs int64 // monotonic arrival time
 
 	// Filled by ParsePayload; zero for audio and for packets nobody parsed, which the

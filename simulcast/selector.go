@@ -44,6 +44,9 @@ type Selector struct {
 	lastOutExt uint64 // highest extended output sequence number sent
 	lastOutTS  uint32 // timestamp of that packet
 	lastOutNs  int64  // its arrival time
+	// lastOutOpen: the packet with the highest output number did not end its frame, so a
+	// number taken now would land inside the frame.
+	lastOutOpen bool
 
 	temporal temporalFilter
 	seq      seqMap
@@ -114,9 +117,6 @@ func (s *Selector) MaxTemporal() uint8 { return s.temporal.max }
 // upwards until the stream offers a place to switch.
 func (s *Selector) CurrentTemporal() uint8 { return s.temporal.cur }
 
-// LastOut returns the highest output sequence number and its timestamp.
-func (s *Selector) LastOut() (seq uint16, ts uint32) { return uint16(s.lastOutExt), s.lastOutTS }
-
 // Select decides what to do with p and fills d.
 func (s *Selector) Select(p *Packet, d *Decision) {
 	*d = Decision{WantKeyframe: NoLayer}
@@ -163,7 +163,33 @@ func (s *Selector) Select(p *Packet, d *Decision) {
 		s.lastOutExt = outExt
 		s.lastOutTS = d.TS
 		s.lastOutNs = p.ArrivalNs
+		s.lastOutOpen = !p.Marker && !p.Padding
 	}
+}
+
+// ReservePadding takes n output sequence numbers for padding-only packets (bandwidth
+// probes) and returns the first, with the timestamp they carry (the last one sent). The
+// numbers come after every number already sent or held for a packet still expected, and
+// media sent later continues after them, so the subscriber sees padding that fills no
+// gap and repeats nothing: SRTP replay protection accepts it, and its transport-wide
+// feedback reports it. Padding goes only between frames (never inside one, where a
+// receiver would see the frame's packets split); ok is false while a frame is open.
+func (s *Selector) ReservePadding(n int) (first uint16, ts uint32, ok bool) {
+	if n <= 0 {
+		return 0, 0, false
+	}
+	inRun := s.started && s.current != NoLayer
+	if inRun && s.lastOutOpen {
+		return 0, 0, false
+	}
+	next := s.lastOutExt + 1
+	if inRun {
+		held := s.seq.nextOut()
+		next = max(next, held)
+		s.seq.delta += next + uint64(n) - held // the run's next packet follows the padding
+	}
+	s.lastOutExt = next + uint64(n) - 1
+	return uint16(next), s.lastOutTS, true
 }
 
 // switchTo makes p's layer current, continuing numbering from the last packet sent.

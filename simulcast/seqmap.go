@@ -39,6 +39,10 @@ func (m *seqMap) rebase(first, out uint64) {
 	m.slots = [seqMemory]seqSlot{}
 }
 
+// nextOut is the output number the next new packet of the run would take: numbers below
+// it are sent or held for packets still expected.
+func (m *seqMap) nextOut() uint64 { return m.highest + m.delta + 1 }
+
 // late reports whether in arrives after a newer packet of the run.
 func (m *seqMap) late(in uint64) bool { return int64(in-m.highest) <= 0 }
 

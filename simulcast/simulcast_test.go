@@ -197,3 +197,58 @@ func TestSelectorResync(t *testing.T) {
 		t.Fatalf("first packet after an early Resync: %+v", d)
 	}
 }
+
+// TestSelectorReservePadding: probe padding takes numbers of its own only between frames,
+// after every number sent or held for a packet still expected, and media continues after
+// it, before the first packet, in a run, and while paused.
+func TestSelectorReservePadding(t *testing.T) {
+	s := NewSelector(90000, true, 1000, 7000)
+	var d Decision
+	feed := func(ext uint64, ts uint32, key, marker bool, ns int64) Decision {
+		s.Select(&Packet{Layer: LayerQ, ExtSeq: ext, TS: ts, Keyframe: key, Marker: marker, ArrivalNs: ns}, &d)
+		return d
+	}
+	want := func(what string, first uint16, ts uint32, ok bool, wantFirst uint16, wantTS uint32) {
+		t.Helper()
+		if !ok || first != wantFirst || ts != wantTS {
+			t.Fatalf("%s: ReservePadding = %d, %d, %v; want %d, %d, true", what, first, ts, ok, wantFirst, wantTS)
+		}
+	}
+	if _, _, ok := s.ReservePadding(0); ok {
+		t.Fatal("ReservePadding(0) reserved something")
+	}
+	// Before any media: the first numbers; media then follows them with the same timestamp.
+	f, ts, ok := s.ReservePadding(2)
+	want("before media", f, ts, ok, 1000, 7000)
+	if d := feed(50, 90, true, false, 0); !d.Forward || d.Seq != 1002 || d.TS != 7000 {
+		t.Fatalf("first media after padding: %+v", d)
+	}
+	// Inside a frame (no marker yet): refused.
+	if _, _, ok := s.ReservePadding(1); ok {
+		t.Fatal("padding reserved inside a frame")
+	}
+	feed(51, 90, false, true, 1e6) // the frame ends: 1003
+	f, ts, ok = s.ReservePadding(3)
+	want("between frames", f, ts, ok, 1004, 7000)
+	if d := feed(52, 3090, false, true, 33e6); !d.Forward || d.Seq != 1007 || d.TS != 10000 {
+		t.Fatalf("media after padding: %+v", d)
+	}
+	// 53 and 54 lost on the way to the SFU: 55 takes 1010, 1008-1009 are held for them.
+	feed(55, 9090, false, true, 99e6)
+	f, ts, ok = s.ReservePadding(2)
+	want("with packets held", f, ts, ok, 1011, 16000)
+	if d := feed(54, 6090, false, true, 100e6); !d.Forward || d.Seq != 1009 {
+		t.Fatalf("late packet after padding: %+v", d)
+	}
+	if d := feed(56, 12090, false, true, 132e6); !d.Forward || d.Seq != 1013 {
+		t.Fatalf("media after padding with packets held: %+v", d)
+	}
+	// Paused: padding continues the numbering and resuming continues after it.
+	s.Resync()
+	feed(57, 15090, false, false, 165e6) // not forwarded, mid-frame: padding is still fine
+	f, ts, ok = s.ReservePadding(4)
+	want("paused", f, ts, ok, 1014, 19000)
+	if d := feed(58, 18090, true, true, 198e6); !d.Forward || d.Seq != 1018 || int32(d.TS-19000) <= 0 {
+		t.Fatalf("resumed after padding: %+v", d)
+	}
+}
