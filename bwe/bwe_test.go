@@ -207,17 +207,23 @@ func TestProber(t *testing.T) {
 	if r := p.Update(now.Add(100*time.Millisecond), 300_000, 2_000_000, SignalNormal); r != 600_000 {
 		t.Fatal("probe ended early")
 	}
-	// It did not help: the next probe waits for the doubled backoff.
-	if r := p.Update(now.Add(300*time.Millisecond), 300_000, 2_000_000, SignalNormal); r != 0 {
+	// It did not help: the next probe waits for the doubled backoff, counted from when its
+	// result was judged.
+	end := now.Add(probeDuration)
+	if r := p.Update(end.Add(50*time.Millisecond), 300_000, 2_000_000, SignalNormal); r != 0 {
 		t.Fatal("probe did not end")
 	}
-	if r := p.Update(now.Add(1500*time.Millisecond), 300_000, 2_000_000, SignalNormal); r != 0 {
+	next := end.Add(probeJudgeDelay + min(2*probeMinBackoff, probeMaxBackoff))
+	if r := p.Update(end.Add(probeJudgeDelay), 300_000, 2_000_000, SignalNormal); r != 0 {
+		t.Fatal("probed again at the judgement")
+	}
+	if r := p.Update(next.Add(-100*time.Millisecond), 300_000, 2_000_000, SignalNormal); r != 0 {
 		t.Fatal("probed again before the backoff")
 	}
-	if r := p.Update(now.Add(2400*time.Millisecond), 300_000, 2_000_000, SignalNormal); r == 0 {
+	if r := p.Update(next, 300_000, 2_000_000, SignalNormal); r == 0 {
 		t.Fatal("no probe after the backoff")
 	}
-	if r := p.Update(now.Add(2500*time.Millisecond), 300_000, 2_000_000, SignalOveruse); r != 0 {
+	if r := p.Update(next.Add(100*time.Millisecond), 300_000, 2_000_000, SignalOveruse); r != 0 {
 		t.Fatal("kept probing through overuse")
 	}
 }

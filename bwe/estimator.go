@@ -158,9 +158,12 @@ func (e *Estimator) OnFeedback(now time.Time, results []PacketResult) {
 	if len(results) == 0 {
 		return
 	}
-	sawProbe := false
+	ended := false // a packet sent after the probe cluster: the cluster is complete
 	e.tl.rateHint = float64(e.Estimate())
 	for _, r := range results {
+		if !r.Probe && e.probe.n > 0 {
+			ended = true
+		}
 		// Loss counts only what was sent a while after the last cut and outside probes:
 		// packets already queued when the estimate came down, or sent before the forwarding
 		// could follow it (a lower layer starts at its keyframe), are lost to the old rate,
@@ -178,8 +181,7 @@ func (e *Estimator) OnFeedback(now time.Time, results []PacketResult) {
 		}
 		e.tl.add(r)
 		e.ackedLog = append(e.ackedLog, acked{at: r.Arrival, sent: r.SendTime, size: r.Size})
-		if r.Probe {
-			sawProbe = true
+		if r.Probe && !ended {
 			e.probe.add(r)
 		}
 	}
@@ -188,18 +190,18 @@ func (e *Estimator) OnFeedback(now time.Time, results []PacketResult) {
 	signal := e.tl.signal
 	e.lastSignal = signal
 	e.updateDelayBased(now, signal)
-	// A probe cluster proves the rate it got through at (section 7's probing, simplified):
-	// take it at once instead of growing toward it.
+	// A complete probe cluster proves the rate it got through at (section 7's probing,
+	// simplified): take it at once instead of growing toward it. Only a complete one: a
+	// bottleneck's token bucket lets the start of a probe through at the probe's rate
+	// whatever the link carries, so part of a cluster can prove far too much.
 	switch {
 	case signal == SignalOveruse:
 		e.probe.reset()
-	default:
+	case ended:
 		if rate := e.probe.rate() * probeUtilization; rate > e.delayBps {
 			e.delayBps = math.Min(rate, float64(e.cfg.MaxBps))
 			e.lossBps = math.Max(e.lossBps, e.delayBps)
 		}
-	}
-	if !sawProbe {
 		e.probe.reset()
 	}
 	e.updateLossBased(now)

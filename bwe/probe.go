@@ -23,7 +23,7 @@ const (
 	probeDuration   = 250 * time.Millisecond
 	probeMinBackoff = time.Second
 	// Capped low so that capacity coming back is found within a few seconds.
-	probeMaxBackoff = 2 * time.Second
+	probeMaxBackoff = 1500 * time.Millisecond
 	// A probe goes to probeGain times the estimate; after one that got through whole (the
 	// link did not limit it) the next goes to probeFastGain, after one that did not raise
 	// the estimate to probeGentleGain, which costs a constrained link less queueing while
@@ -40,7 +40,11 @@ const (
 	// probeFollowUp is the pause after a probe that raised the estimate before the next one,
 	// so a link that came back is climbed in a few quick steps (libwebrtc probes again at
 	// once after a successful probe, "further exponential probing").
-	probeFollowUp = 300 * time.Millisecond
+	probeFollowUp = 100 * time.Millisecond
+	// probeJudgeDelay is how long after a probe ends its outcome is judged: the estimator
+	// takes a cluster's result once feedback shows the cluster complete, a feedback
+	// interval and a round trip after its last packet.
+	probeJudgeDelay = 200 * time.Millisecond
 	// probeSmallGain: an estimate within this factor of what the allocation wants is not
 	// probed above at once; but the allocator keeps headroom, so such an estimate can hold a
 	// track one layer short for good. Every probeSmallGainEvery it is probed anyway (as
@@ -60,21 +64,29 @@ func (p *Prober) Update(now time.Time, estimate, desired int, s Signal) int {
 		if now.Before(p.until) && s != SignalOveruse {
 			return p.rate
 		}
-		// Probe over. One that proved about its whole rate (the link did not limit it) is
-		// followed soon by a bolder one; one that moved the estimate, soon by another; one
-		// that did not (or hit overuse) waits longer, and the next one is gentler.
+		if s == SignalOveruse && now.Before(p.until) {
+			p.until = now // cut short: judged as one that did not help
+		}
+		judged := p.until.Add(probeJudgeDelay)
+		if now.Before(judged) && s != SignalOveruse {
+			return 0 // over; its result is not in yet
+		}
+		// Probe over and its result in. One that proved about its whole rate (the link did
+		// not limit it) is followed soon by a bolder one; one that moved the estimate, soon
+		// by another; one that did not (or hit overuse) waits longer, and the next one is
+		// gentler.
 		p.until = time.Time{}
 		p.quiet = now
 		switch {
-		case float64(estimate) >= 0.85*float64(p.rate):
+		case s != SignalOveruse && float64(estimate) >= 0.85*float64(p.rate):
 			p.backoff, p.gain = probeMinBackoff, probeFastGain
-			p.nextProbe = now.Add(probeFollowUp)
-		case float64(estimate) >= 1.1*float64(p.startEst):
+			p.nextProbe = judged.Add(probeFollowUp)
+		case s != SignalOveruse && float64(estimate) >= 1.1*float64(p.startEst):
 			p.backoff, p.gain = probeMinBackoff, probeGain
-			p.nextProbe = now.Add(probeFollowUp)
+			p.nextProbe = judged.Add(probeFollowUp)
 		default:
 			p.backoff, p.gain = min(2*p.backoff, probeMaxBackoff), probeGentleGain
-			p.nextProbe = now.Add(p.backoff)
+			p.nextProbe = judged.Add(p.backoff)
 		}
 		return 0
 	}
@@ -90,6 +102,3 @@ func (p *Prober) Update(now time.Time, estimate, desired int, s Signal) int {
 	p.until = now.Add(probeDuration)
 	return p.rate
 }
-
-// Probing reports whether a probe is under way.
-func (p *Prober) Probing() bool { return !p.until.IsZero() }

@@ -247,7 +247,10 @@ func TestProberSmallGainAndFollowUp(t *testing.T) {
 	if p.Update(end, r, 10_000_000, SignalNormal) != 0 {
 		t.Fatal("probe did not end")
 	}
-	next := p.Update(end.Add(probeFollowUp), r, 10_000_000, SignalNormal)
+	if p.Update(end.Add(probeJudgeDelay), r, 10_000_000, SignalNormal) != 0 {
+		t.Fatal("probed again before the first one's result was in")
+	}
+	next := p.Update(end.Add(probeJudgeDelay+probeFollowUp), r, 10_000_000, SignalNormal)
 	if next < int(2.5*float64(r)) {
 		t.Fatalf("follow-up probe at %d after one that proved %d", next, r)
 	}

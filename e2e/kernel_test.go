@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/webrtc/v4"
 
 	"github.com/cascade-sfu/cascade/auth"
 	"github.com/cascade-sfu/cascade/client"
@@ -369,8 +368,7 @@ func TestKernelHelper(t *testing.T) {
 		defer n.Close()
 		pub := join("alice")
 		defer pub.Close()
-		// Every layer kept on: see runScenario on pricing layers dynacast pauses.
-		cam, err := scenario.PublishCamera(pub, "alice", scenario.CameraOptions{Video: true, Audio: true, NoDynacast: true})
+		cam, err := scenario.PublishCamera(pub, "alice", scenario.CameraOptions{Video: true, Audio: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -380,11 +378,7 @@ func TestKernelHelper(t *testing.T) {
 		<-ctx.Done()
 	case "sub":
 		obs := scenario.NewObserver()
-		// See runScenario: the SFU's probes reuse sequence numbers, which replay protection
-		// would drop before they reach the congestion feedback.
-		c := join("bob", client.WithSettingEngine(func(_ client.PCRole, se *webrtc.SettingEngine) {
-			se.DisableSRTPReplayProtection(true)
-		}))
+		c := join("bob")
 		defer c.Close()
 		obs.Attach(c)
 		start := time.Now()

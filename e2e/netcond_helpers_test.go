@@ -11,24 +11,14 @@ import (
 )
 
 // runScenario runs a scenario in process for a network-condition test and logs its
-// timeline and figures. Two workarounds for bugs outside the suite keep it deterministic;
-// remove each with its fix, and the suite then guards that too:
-//   - the subscribers accept repeated SRTP sequence numbers (Options.NoReplayProtection):
-//     the SFU's bandwidth probes reuse the last number sent (router/probe.go), so with
-//     replay protection, as in every browser, they never reach the subscriber's congestion
-//     feedback and a link that came back is never found;
-//   - the publishers keep every layer on (Options.NoDynacast): while a layer the SFU
-//     paused is winding down (or one it resumed is starting), sfu/allocation.go prices it
-//     at its partial measured bitrate, so a constrained subscriber is moved up to a layer
-//     its link cannot carry, every few seconds.
+// timeline and figures.
 func runScenario(t *testing.T, spec scenario.Spec) *scenario.Result {
 	t.Helper()
 	noLeaks(t)
 	ctx, cancel := context.WithTimeout(t.Context(), spec.Duration+90*time.Second)
 	defer cancel()
 	var timeline strings.Builder
-	res, err := scenario.Run(ctx, spec, scenario.Options{Logger: e2eLogger().With("scenario", spec.Name),
-		NoReplayProtection: true, NoDynacast: true, Progress: func(s scenario.Sample) { timeline.WriteString(scenario.FormatSample(s)) }})
+	res, err := scenario.Run(ctx, spec, scenario.Options{Logger: e2eLogger().With("scenario", spec.Name), Progress: func(s scenario.Sample) { timeline.WriteString(scenario.FormatSample(s)) }})
 	if err != nil {
 		t.Fatalf("scenario %s: %v", spec.Name, err)
 	}

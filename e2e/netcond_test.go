@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"os"
 	"testing"
 	"time"
 
@@ -18,7 +17,6 @@ import (
 // to q and his loss settles; he climbs back to f; carol, unconstrained, keeps f; alice
 // keeps sending her top layer as before.
 func TestDropRestore(t *testing.T) {
-	requireNetcond(t)
 	const pre, low, post = 10 * time.Second, 10 * time.Second, 12 * time.Second
 	res := runScenario(t, scenario.DropRestore(pre, low, post))
 	cam := scenario.CameraOf("alice")
@@ -63,6 +61,7 @@ func TestDropRestore(t *testing.T) {
 	// alice keeps sending as before, whatever bob's link does: her top layer, which carol
 	// receives, is never paused (the others may be, by dynacast), and no layer she sends
 	// runs much below its rate.
+	var prev *scenario.PublisherSample
 	for _, s := range res.SamplesBetween(drop, end) {
 		p := s.Publisher("alice")
 		if p == nil || len(p.Layers) != 3 {
@@ -72,10 +71,13 @@ func TestDropRestore(t *testing.T) {
 			t.Errorf("t=%.1f: alice's f layer was paused", s.T)
 		}
 		for i, l := range p.Layers {
-			if l.Frames > 0 && (l.Frames < 12 || l.Bps < scenario.LayerBitrates[i]*6/10) {
+			// A layer dynacast resumed within the sample ran for part of it only.
+			steady := l.Active && prev != nil && prev.Layers[i].Active
+			if steady && (l.Frames < 12 || l.Bps < scenario.LayerBitrates[i]*6/10) {
 				t.Errorf("t=%.1f: alice's %s layer sent %d frames, %d bit/s: the publisher was affected", s.T, l.RID, l.Frames, l.Bps)
 			}
 		}
+		prev = p
 	}
 	if n := res.Publisher("alice").NACKedPackets; n != 0 {
 		t.Errorf("alice was asked to resend %d packets on a clean link", n)
@@ -87,7 +89,6 @@ func TestDropRestore(t *testing.T) {
 // gets the better layer; at 200 kbit/s bob's is paused for bandwidth while alice's audio
 // keeps flowing.
 func TestTwoTracksPriority(t *testing.T) {
-	requireNetcond(t)
 	const high, low = 10 * time.Second, 10 * time.Second
 	res := runScenario(t, scenario.TwoTracks(high, low))
 	ac, bc, mic := scenario.CameraOf("alice"), scenario.CameraOf("bob"), scenario.MicrophoneOf("alice")
@@ -153,7 +154,6 @@ func TestTwoTracksPriority(t *testing.T) {
 // numbers, timestamps and VP8 picture ids (and TL0PICIDX) continuous across the switches,
 // in both directions, and every frame that completes verifies.
 func TestLayerSwitchesUnderLoss(t *testing.T) {
-	requireNetcond(t)
 	res := runScenario(t, scenario.LossySwitch(4*time.Second, 3))
 	tr := res.Subscriber("bob").Track(scenario.CameraOf("alice"))
 	if tr == nil || tr.Continuity == nil {
@@ -194,15 +194,4 @@ func layerRank(l string) int {
 		return 3
 	}
 	return 0
-}
-
-// requireNetcond runs the vnet network-condition scenarios only when CASCADE_NETCOND=1.
-// They pass only with workarounds for known defects (probe padding reuses the last
-// sequence number, so receivers' replay protection drops it; dynacast layer pricing), so
-// they stay out of the default run until those are fixed in router/ and sfu/.
-func requireNetcond(t *testing.T) {
-	t.Helper()
-	if os.Getenv("CASCADE_NETCOND") != "1" {
-		t.Skip("network-condition scenarios are opt-in until the probe and dynacast defects are fixed: set CASCADE_NETCOND=1")
-	}
 }

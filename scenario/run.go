@@ -9,8 +9,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/pion/webrtc/v4"
-
 	"github.com/cascade-sfu/cascade/auth"
 	"github.com/cascade-sfu/cascade/client"
 	"github.com/cascade-sfu/cascade/node"
@@ -28,13 +26,6 @@ type Options struct {
 	JoinTimeout time.Duration
 	// SFU tunes the node's configuration before it starts.
 	SFU func(*node.Config)
-	// NoReplayProtection makes the participants accept SRTP packets that repeat a
-	// sequence number. The SFU's bandwidth probes do (router/probe.go: padding that reuses
-	// the last number sent), and a receiver with replay protection, which every browser
-	// has, drops them before its transport-wide feedback sees them: the probes then only
-	// fill the bottleneck and prove nothing. Set it to see what the SFU does once probes
-	// carry numbers of their own.
-	NoReplayProtection bool
 	// NoDynacast makes every publisher keep all its layers on, whatever the SFU's dynacast
 	// updates say (as PublisherSpec.NoDynacast does for one).
 	NoDynacast bool
@@ -193,11 +184,6 @@ func (r *run) join(ctx context.Context, p *participant) error {
 	}
 	copts := []client.Option{client.WithNet(p.link.Net), client.WithLogger(r.log.With("side", p.name)),
 		client.WithClientName("cascade-scenario"), client.WithRequestTimeout(r.opts.JoinTimeout)}
-	if r.opts.NoReplayProtection {
-		copts = append(copts, client.WithSettingEngine(func(_ client.PCRole, se *webrtc.SettingEngine) {
-			se.DisableSRTPReplayProtection(true)
-		}))
-	}
 	p.c, err = client.Join(jctx, r.url, tok, copts...)
 	if err != nil {
 		return fmt.Errorf("scenario: %s: join: %w", p.name, err)

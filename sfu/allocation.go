@@ -47,6 +47,10 @@ func (p *Participant) UpdateTrackSettings(sids []string, st TrackSettings) error
 	})
 }
 
+// dynacastResumeWait is how long a layer the publisher was asked to resume counts as
+// coming: its encoder restarts, and the first frame takes a round trip.
+const dynacastResumeWait = 2 * time.Second
+
 // layerBps is what each layer of a subscription costs, as the allocator sees it.
 func layerBps(t *publishedTrack, r *router.Receiver) [simulcast.MaxLayers]int {
 	measured := r.LayerBitrates()
@@ -64,12 +68,23 @@ func layerBps(t *publishedTrack, r *router.Receiver) [simulcast.MaxLayers]int {
 	}
 	paused := t.dynacastPaused.Load()
 	active := uint32(r.ActiveLayers(layerActiveWindow))
+	steady := uint32(r.SteadyLayers(layerActiveWindow, layerSettle))
 	for l := range measured {
+		bit := uint32(1) << l
+		resuming := time.Since(time.Unix(0, t.dynacastResumed[l].Load())) < dynacastResumeWait
 		switch {
-		case active&(1<<l) != 0 && measured[l] > 0:
-		case paused&(1<<l) != 0 || !t.layerAnnounced(int8(l)) && l == 0:
-			// Paused by us, or nothing measured yet: it would come back if asked.
+		case paused&bit != 0:
+			// Paused by us: it would come back if asked, at about its nominal rate (what
+			// is still measured is its last packets, a fraction of it).
 			measured[l] = t.nominalBps(int8(l))
+		case active&bit != 0 || resuming:
+			if steady&bit == 0 || measured[l] == 0 {
+				// Just (re)started or still on its way: the measuring interval covers
+				// part of it at most.
+				measured[l] = max(measured[l], t.nominalBps(int8(l)))
+			}
+		case !t.layerAnnounced(int8(l)) && l == 0:
+			measured[l] = t.nominalBps(int8(l)) // nothing measured yet
 		default:
 			measured[l] = 0 // the publisher is not sending it
 		}
@@ -86,7 +101,7 @@ func (p *Participant) allocateLocked(now time.Time) {
 	if rtt := p.worstRTT(); rtt > 0 {
 		p.bw.setRTT(rtt)
 	}
-	estimate, _, _ := p.bw.snapshot()
+	estimate := p.bw.allocating()
 	subs := make([]*subscription, 0, len(p.subs))
 	for _, s := range p.subs {
 		subs = append(subs, s)
@@ -110,6 +125,7 @@ func (p *Participant) allocateLocked(now time.Time) {
 		case st.Priority > 0 || t.owner.speaking.Load():
 			bt.Class = bwe.ClassPinned
 		}
+		bt.Current = max(s.dt.CurrentLayer(), 0)
 		tracks[i] = bt
 		muted[i] = t.muted()
 	}
@@ -222,11 +238,11 @@ func (p *Participant) runProbe(paddingBps int, video []*router.DownTrack) {
 	p.cc.SetProbing(true)
 	defer p.cc.SetProbing(false)
 	interval := router.ProbeInterval()
-	// Each probe packet is about 300 bytes on the wire.
-	perTick := max(1, int(float64(paddingBps)/8*interval.Seconds()/300))
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	end := time.Now().Add(probeLength)
+	perTick := float64(paddingBps) / 8 * interval.Seconds() // bytes
+	var owed float64                                        // bytes due and not yet sent
 	i := 0
 	for time.Now().Before(end) {
 		select {
@@ -234,12 +250,25 @@ func (p *Participant) runProbe(paddingBps int, video []*router.DownTrack) {
 			return
 		case <-t.C:
 		}
+		owed += perTick
+		n := int(owed / probeWireBytes)
+		if n == 0 {
+			continue
+		}
 		for tries := 0; tries < len(video); tries++ {
 			dt := video[i%len(video)]
 			i++
-			if dt.WriteProbe(perTick) > 0 {
+			if dt.WriteProbe(n) > 0 {
+				owed -= float64(n) * probeWireBytes
 				break
 			}
 		}
+		// What could not go out this tick (every track inside a frame) is owed at most
+		// one tick longer, so the padding never bursts.
+		owed = min(owed, max(2*perTick, probeWireBytes))
 	}
 }
+
+// probeWireBytes is one probe packet on the wire: 255 bytes of padding, the RTP header
+// with the transport-wide sequence number, the SRTP tag, and UDP/IP headers.
+const probeWireBytes = 255 + 12 + 8 + 10 + 28

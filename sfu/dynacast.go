@@ -21,6 +21,17 @@ func (t *publishedTrack) layerAnnounced(l int8) bool {
 	return false
 }
 
+// lowestLayer is the lowest layer the publisher announced.
+func (t *publishedTrack) lowestLayer() int8 {
+	low := int8(simulcast.MaxLayers - 1)
+	for _, vl := range t.layers {
+		if x, ok := simulcast.LayerForRID(vl.RID); ok {
+			low = min(low, x)
+		}
+	}
+	return low
+}
+
 // nominalBps is the bitrate the publisher announced for layer l, or a typical one.
 func (t *publishedTrack) nominalBps(l int8) int {
 	for _, vl := range t.layers {
@@ -56,6 +67,12 @@ func (p *Participant) updateDynacastLocked(now time.Time) {
 				need |= 1 << l
 			}
 		}
+		if need != 0 {
+			// The lowest layer is every subscriber's fallback when its downlink drops: kept
+			// on, a switch down waits only for its next keyframe, not for the publisher's
+			// encoder to restart it.
+			need |= 1 << t.lowestLayer()
+		}
 		paused := t.dynacastPaused.Load()
 		next := paused
 		for l := int8(0); l < simulcast.MaxLayers; l++ {
@@ -73,6 +90,11 @@ func (p *Participant) updateDynacastLocked(now time.Time) {
 		}
 		if next == paused && t.dynacastSent {
 			continue
+		}
+		for l := range t.dynacastResumed {
+			if paused&^next&(1<<l) != 0 {
+				t.dynacastResumed[l].Store(now.UnixNano())
+			}
 		}
 		t.dynacastPaused.Store(next)
 		t.dynacastSent = true

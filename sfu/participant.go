@@ -83,8 +83,11 @@ type publishedTrack struct {
 	// Dynacast: layers the publisher was told to pause (bit per layer), and, owned by the
 	// publisher's ops goroutine, when each layer was last needed.
 	dynacastPaused atomic.Uint32
-	lastNeeded     [simulcast.MaxLayers]time.Time
-	dynacastSent   bool
+	// dynacastResumed[l] is when layer l was last asked to resume (unix ns): until it
+	// arrives it is priced at its nominal rate, not at the nothing measured for it.
+	dynacastResumed [simulcast.MaxLayers]atomic.Int64
+	lastNeeded      [simulcast.MaxLayers]time.Time
+	dynacastSent    bool
 }
 
 func (t *publishedTrack) recv() *router.Receiver { return t.receiver.Load() }
@@ -121,6 +124,7 @@ func newParticipant(r *Room, jp JoinParams, sink Sink) (*Participant, error) {
 		return nil, fmt.Errorf("publisher connection: %w", err)
 	}
 	p.bw = newBandwidth(r.sfu.cfg.BWE)
+	p.bw.onMove = func() { p.ops.Push(func() { p.allocateLocked(time.Now()) }) }
 	if p.sub, p.cc, err = tr.NewSubscriberPeerConnection(p.bw); err != nil {
 		_ = p.pub.Close()
 		return nil, fmt.Errorf("subscriber connection: %w", err)

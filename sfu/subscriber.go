@@ -211,6 +211,10 @@ func (p *Participant) HandleAnswer(answer webrtc.SessionDescription, id uint32) 
 // subscriber on a paused layer is moved down once the window passes.
 const layerActiveWindow = 700 * time.Millisecond
 
+// layerSettle is how long a layer must have been sent without a pause before its measured
+// bitrate is taken as it is.
+const layerSettle = time.Second
+
 // Subscriptions returns the sids of the tracks this participant receives.
 func (p *Participant) Subscriptions() []string {
 	var out []string

@@ -30,7 +30,6 @@ func runScenario(ctx context.Context, e *env, args []string) int {
 	svgPath := fs.String("svg", "", "write a chart of the run (SVG) to `file`")
 	jsonPath := fs.String("json", "", "write the timeline and figures as JSON to `file` (- for standard output)")
 	quiet := fs.Bool("quiet", false, "print only the summary line, not the timeline")
-	noReplay := fs.Bool("no-replay-protection", false, "subscribers accept SRTP packets that repeat a sequence number, as the SFU's probes do today (browsers drop them)")
 	noDynacast := fs.Bool("no-dynacast", false, "publishers keep every layer on, ignoring the SFU's dynacast updates")
 	from := fs.String("from-json", "", "instead of running, read an earlier run's --json `file` and write its --svg chart and summary")
 	logLevel := fs.String("log-level", "none", "`level` of the SFU's and participants' logs on standard error: debug, info, warn, error or none")
@@ -73,8 +72,7 @@ func runScenario(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return exitCode(e, "scenario", usageErrorf("%v", err))
 	}
-	opts := scenario.Options{Logger: slog.New(slog.DiscardHandler), NoReplayProtection: *noReplay,
-		NoDynacast: *noDynacast}
+	opts := scenario.Options{Logger: slog.New(slog.DiscardHandler), NoDynacast: *noDynacast}
 	if *logLevel != "none" {
 		level, err := parseLevel(*logLevel)
 		if err != nil {
