@@ -36,6 +36,17 @@ type Snapshot struct {
 	Rooms, Participants, PublishedTracks, DownTracks int
 	Received                                         []StreamCounters // per received RTP stream (publisher layer)
 	Forwarded                                        []StreamCounters // per down track
+	// ForwardingLatency is how long forwarded packets spent inside the SFU, since it
+	// started; nil when not measured.
+	ForwardingLatency *Histogram
+}
+
+// Histogram is a latency histogram in seconds: Counts[i] observations at most Bounds[i]
+// (and above the bound before it), Counts[len(Bounds)] everything above the last bound.
+type Histogram struct {
+	Bounds []float64
+	Counts []uint64
+	Sum    float64
 }
 
 // Source reads a node's counters. Snapshot appends to the slices of s (which arrive empty,
@@ -78,6 +89,7 @@ type descs struct {
 	rooms, participants, tracks, downTracks        *prometheus.Desc
 	recvPackets, recvBytes                         *prometheus.Desc
 	fwdPackets, fwdBytes, retransmits, nacks, plis *prometheus.Desc
+	latency                                        *prometheus.Desc
 }
 
 func newForwarding(src Source) *forwarding {
@@ -100,6 +112,8 @@ func newForwarding(src Source) *forwarding {
 			retransmits:  d("retransmitted_packets_total", "RTP packets resent to subscribers on NACK."),
 			nacks:        d("nacks_received_total", "NACK messages received from subscribers."),
 			plis:         d("keyframe_requests_received_total", "PLI and FIR messages received from subscribers."),
+			latency: d("forwarding_latency_seconds", "Time forwarded packets spent inside the SFU, from the router "+
+				"having the decrypted packet to the return of its encrypted write to one subscriber."),
 		},
 	}
 }
@@ -108,7 +122,7 @@ func newForwarding(src Source) *forwarding {
 func (f *forwarding) Describe(ch chan<- *prometheus.Desc) {
 	d := &f.descs
 	for _, x := range []*prometheus.Desc{d.rooms, d.participants, d.tracks, d.downTracks, d.recvPackets,
-		d.recvBytes, d.fwdPackets, d.fwdBytes, d.retransmits, d.nacks, d.plis} {
+		d.recvBytes, d.fwdPackets, d.fwdBytes, d.retransmits, d.nacks, d.plis, d.latency} {
 		ch <- x
 	}
 }
@@ -122,6 +136,7 @@ func (f *forwarding) Collect(ch chan<- prometheus.Metric) {
 	recv := f.recv.fold(s.Received)
 	fwd := f.fwd.fold(s.Forwarded)
 	counts := [4]int{s.Rooms, s.Participants, s.PublishedTracks, s.DownTracks}
+	lat := s.ForwardingLatency
 	// Drop the keys so the reused slices do not keep ended streams alive.
 	clear(s.Received)
 	clear(s.Forwarded)
@@ -145,6 +160,22 @@ func (f *forwarding) Collect(ch chan<- prometheus.Metric) {
 	counter(d.retransmits, fwd.Retransmits)
 	counter(d.nacks, fwd.NACKs)
 	counter(d.plis, fwd.PLIs)
+	if lat != nil {
+		ch <- lat.metric(d.latency)
+	}
+}
+
+// metric is h as a Prometheus histogram (cumulative buckets).
+func (h *Histogram) metric(desc *prometheus.Desc) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(h.Bounds))
+	var total uint64
+	for i, c := range h.Counts {
+		total += c
+		if i < len(h.Bounds) {
+			buckets[h.Bounds[i]] = total
+		}
+	}
+	return prometheus.MustNewConstHistogram(desc, total, h.Sum, buckets)
 }
 
 // accumulator turns per-stream counters, which vanish when their stream ends, into totals

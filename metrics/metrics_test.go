@@ -29,6 +29,7 @@ func (f *fakeSource) Snapshot(s *Snapshot) {
 	s.Rooms, s.Participants, s.PublishedTracks, s.DownTracks = f.snap.Rooms, f.snap.Participants, f.snap.PublishedTracks, f.snap.DownTracks
 	s.Received = append(s.Received, f.snap.Received...)
 	s.Forwarded = append(s.Forwarded, f.snap.Forwarded...)
+	s.ForwardingLatency = f.snap.ForwardingLatency
 }
 
 func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {
@@ -119,4 +120,34 @@ func TestHandlerServesText(t *testing.T) {
 			t.Errorf("%q missing from:\n%s", want, body)
 		}
 	}
+}
+
+// TestForwardingLatencyHistogram: per-bucket counts become Prometheus's cumulative
+// buckets, with the slowest bucket only in the count.
+func TestForwardingLatencyHistogram(t *testing.T) {
+	src := &fakeSource{}
+	reg := prometheus.NewRegistry()
+	if err := Register(reg, src); err != nil {
+		t.Fatal(err)
+	}
+	src.set(Snapshot{ForwardingLatency: &Histogram{Bounds: []float64{0.001, 0.002}, Counts: []uint64{5, 3, 2}, Sum: 0.05}})
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "cascade_forwarding_latency_seconds" {
+			continue
+		}
+		h := mf.GetMetric()[0].GetHistogram()
+		if h.GetSampleCount() != 10 || h.GetSampleSum() != 0.05 {
+			t.Fatalf("count %d sum %v, want 10 and 0.05", h.GetSampleCount(), h.GetSampleSum())
+		}
+		b := h.GetBucket()
+		if len(b) != 2 || b[0].GetUpperBound() != 0.001 || b[0].GetCumulativeCount() != 5 || b[1].GetCumulativeCount() != 8 {
+			t.Fatalf("buckets %v, want le=0.001:5 le=0.002:8", b)
+		}
+		return
+	}
+	t.Fatal("no cascade_forwarding_latency_seconds")
 }

@@ -28,4 +28,10 @@ func (m metricsSource) Snapshot(s *metrics.Snapshot) {
 		}
 	})
 	s.Rooms, s.Participants, s.PublishedTracks, s.DownTracks = c.Rooms, c.Participants, c.PublishedTracks, len(s.Forwarded)
+	lat := m.sfu.ForwardingLatency()
+	h := &metrics.Histogram{Bounds: make([]float64, len(router.LatencyBounds)), Counts: lat.Counts[:], Sum: lat.Sum.Seconds()}
+	for i, b := range router.LatencyBounds {
+		h.Bounds[i] = b.Seconds()
+	}
+	s.ForwardingLatency = h
 }

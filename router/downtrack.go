@@ -64,12 +64,13 @@ type DownTrack struct {
 
 	rtx rtxState // retransmission scratch, guarded by its own mutex
 
-	packets     atomic.Uint64
-	bytes       atomic.Uint64
-	retransmits atomic.Uint64
-	plis        atomic.Uint64
-	nacks       atomic.Uint64
-	probes      atomic.Uint64
+	packets      atomic.Uint64
+	bytes        atomic.Uint64
+	payloadBytes atomic.Uint64 // payload octets sent, retransmissions included (sender reports)
+	retransmits  atomic.Uint64
+	plis         atomic.Uint64
+	nacks        atomic.Uint64
+	probes       atomic.Uint64
 	// Receiver-report view of the subscriber's downlink.
 	fractionLost atomic.Uint32 // 0..255 (RFC 3550 section 6.4.1)
 	rttMicros    atomic.Int64
@@ -243,15 +244,15 @@ func (d *DownTrack) TargetLayer() int8 { return int8(d.target.Load()) }
 // CurrentLayer is the layer being forwarded, or simulcast.NoLayer.
 func (d *DownTrack) CurrentLayer() int8 { return int8(d.current.Load()) }
 
-// forward is called by a layer's read goroutine for every packet of the track. It must
-// not block for long and allocates nothing.
-func (d *DownTrack) forward(p *extPacket) {
+// forward is called by a layer's read goroutine for every packet of the track and reports
+// whether it wrote the packet. It must not block for long and allocates nothing.
+func (d *DownTrack) forward(p *extPacket) bool {
 	if !d.bound.Load() || d.closed.Load() || d.paused.Load() {
-		return
+		return false
 	}
 	l := p.sp.Layer
 	if int32(l) != d.current.Load() && int32(l) != d.target.Load() {
-		return
+		return false
 	}
 	var dec simulcast.Decision
 	d.mu.Lock()
@@ -267,7 +268,7 @@ func (d *DownTrack) forward(p *extPacket) {
 		d.recv.RequestKeyframe(dec.WantKeyframe)
 	}
 	if !dec.Forward {
-		return
+		return false
 	}
 	if dec.Switched {
 		d.current.Store(int32(l))
@@ -276,17 +277,20 @@ func (d *DownTrack) forward(p *extPacket) {
 	if dec.VP8.Active() {
 		n, err := dec.VP8.Apply(payload, d.payloads[l])
 		if err != nil {
-			return
+			return false
 		}
 		payload = d.payloads[l][:n]
 	}
 	h := &d.hdrs[l]
 	d.fillHeader(h, &p.hdr, dec.Seq, dec.TS)
 	n, err := d.writer.WriteRTP(h, payload)
-	if err == nil {
-		d.packets.Add(1)
-		d.bytes.Add(uint64(n))
+	if err != nil {
+		return false
 	}
+	d.packets.Add(1)
+	d.bytes.Add(uint64(n))
+	d.payloadBytes.Add(uint64(len(payload)))
+	return true
 }
 
 // fillHeader writes the subscriber's view of a packet's header into h. Publisher header

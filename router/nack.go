@@ -115,11 +115,14 @@ func (d *DownTrack) updateFromReport(rr rtcp.ReceptionReport) {
 	}
 }
 
-func ntpMiddle(t time.Time) uint32 {
+func ntpMiddle(t time.Time) uint32 { return uint32(ntpTime(t) >> 16) }
+
+// ntpTime is t as a 64-bit NTP timestamp (RFC 3550 section 4).
+func ntpTime(t time.Time) uint64 {
 	const ntpEpochOffset = 2208988800
 	secs := uint64(t.Unix()) + ntpEpochOffset
 	frac := uint64(t.Nanosecond()) << 32 / 1e9
-	return uint32((secs<<32 | frac) >> 16)
+	return secs<<32 | frac
 }
 
 // retransmit resends output packet seq from the publisher's ring, if it is still there and
@@ -163,5 +166,6 @@ func (d *DownTrack) retransmit(seq uint16) {
 	}
 	if _, err := d.writer.WriteRTP(&d.rtx.hdr, payload); err == nil {
 		d.retransmits.Add(1)
+		d.payloadBytes.Add(uint64(len(payload)))
 	}
 }

@@ -49,6 +49,8 @@ type ReceiverConfig struct {
 	Keyframes        KeyframeRequester
 	Listener         ReceiverListener
 	Logger           *slog.Logger
+	// Latency, when set, counts how long each forwarded packet took inside the router.
+	Latency *LatencyHistogram
 }
 
 // Receiver is one published track: up to three simulcast layers, each read by its own
@@ -221,9 +223,19 @@ func (r *Receiver) handlePacket(l *layer, unwrap *seqUnwrapper, p *extPacket, id
 			r.voiceCount.Add(1)
 		}
 	}
-	for _, dt := range *r.downTracks.Load() {
-		dt.forward(p)
+	if r.cfg.Latency == nil {
+		for _, dt := range *r.downTracks.Load() {
+			dt.forward(p)
+		}
+		return
 	}
+	var tally latencyTally
+	for _, dt := range *r.downTracks.Load() {
+		if dt.forward(p) {
+			tally.observe(monoNow() - now)
+		}
+	}
+	tally.flush(r.cfg.Latency)
 }
 
 // extPacket is one received packet as the fan-out sees it; owned by its read goroutine

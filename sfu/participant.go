@@ -188,6 +188,8 @@ func (p *Participant) tick() {
 	defer p.wg.Done()
 	t := time.NewTicker(p.sfu.cfg.LayerCheckInterval)
 	defer t.Stop()
+	sr := time.NewTicker(senderReportInterval)
+	defer sr.Stop()
 	for {
 		select {
 		case now := <-t.C:
@@ -195,6 +197,8 @@ func (p *Participant) tick() {
 				p.allocateLocked(now)
 				p.updateDynacastLocked(now)
 			})
+		case <-sr.C:
+			p.ops.Push(func() { p.sendSenderReportsLocked(time.Now()) })
 		case <-p.stopTicker:
 			return
 		}

@@ -215,6 +215,7 @@ func (p *Participant) handleTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceive
 			AudioLevelExtID: extID(recv, transport.ExtAudioLevel),
 			Keyframes:       p,
 			Listener:        p,
+			Latency:         &p.sfu.latency,
 			Logger:          p.log,
 		})
 		pt.receiver.Store(rc)

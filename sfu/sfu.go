@@ -4,6 +4,8 @@
 package sfu
 
 import (
+	"github.com/cascade-sfu/cascade/router"
+
 	"crypto/rand"
 	"log/slog"
 	"sync"
@@ -20,12 +22,18 @@ type SFU struct {
 	log  *slog.Logger
 	// events is every room's journal of events, for watchers (the gRPC edge).
 	events *eventHub
+	// latency counts how long forwarded packets spend in the router, over every receiver.
+	latency router.LatencyHistogram
 
 	mu     sync.Mutex // guards rooms and closed
 	rooms  map[string]*Room
 	closed bool
 	wg     sync.WaitGroup // room goroutines
 }
+
+// ForwardingLatency is how long forwarded packets have spent inside the router since the
+// SFU started (see router.LatencyHistogram).
+func (s *SFU) ForwardingLatency() router.LatencySnapshot { return s.latency.Snapshot() }
 
 // New creates an SFU on a transport. data encodes data-channel messages.
 func New(cfg Config, tr *transport.Transport, data DataCodec, log *slog.Logger) (*SFU, error) {

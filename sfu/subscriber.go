@@ -1,6 +1,8 @@
 package sfu
 
 import (
+	"github.com/pion/rtcp"
+
 	"fmt"
 	"time"
 
@@ -235,4 +237,41 @@ func (p *Participant) DownTrackStats() map[string]router.DownTrackStats {
 		}
 	})
 	return out
+}
+
+// senderReportInterval is how often the subscriber connection sends RTCP sender reports
+// (RFC 3550 section 6.2 suggests 5 s for a session's total; receivers use them for round
+// trip time and audio/video synchronisation, and libwebrtc sends them every second).
+const senderReportInterval = time.Second
+
+// srPerPacket bounds the sender reports in one compound RTCP packet (28 bytes each), so
+// it stays within one datagram.
+const srPerPacket = 32
+
+// sendSenderReportsLocked sends a sender report for every down track that has sent media.
+func (p *Participant) sendSenderReportsLocked(now time.Time) {
+	if p.closed.Load() {
+		return
+	}
+	batch := make([]rtcp.Packet, 0, min(len(p.subs), srPerPacket))
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		if err := p.sub.WriteRTCP(batch); err != nil {
+			p.log.Debug("sender reports", "err", err)
+		}
+		batch = batch[:0]
+	}
+	for _, s := range p.subs {
+		sr, ok := s.dt.SenderReport(now)
+		if !ok {
+			continue
+		}
+		batch = append(batch, &sr)
+		if len(batch) == srPerPacket {
+			flush()
+		}
+	}
+	flush()
 }

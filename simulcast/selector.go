@@ -167,6 +167,12 @@ func (s *Selector) Select(p *Packet, d *Decision) {
 	}
 }
 
+// LastSent returns the timestamp of the packet with the highest output number and when it
+// arrived (its ArrivalNs); ok is false before the first packet.
+func (s *Selector) LastSent() (ts uint32, arrivalNs int64, ok bool) {
+	return s.lastOutTS, s.lastOutNs, s.started
+}
+
 // ReservePadding takes n output sequence numbers for padding-only packets (bandwidth
 // probes) and returns the first, with the timestamp they carry (the last one sent). The
 // numbers come after every number already sent or held for a packet still expected, and

@@ -1,26 +1,18 @@
 package transport
 
 import (
-	"log/slog"
-
 	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/report"
 )
 
 // addSubscriberInterceptors registers what every RTP packet to a subscriber passes through:
-// transport-wide sequence numbers and send times for bandwidth estimation (cc, added first
-// so retransmissions get their own numbers), and sender reports. No NACK responder: the
-// router answers NACKs from the publisher's ring.
-func addSubscriberInterceptors(reg *interceptor.Registry, lf LoggerFactory, cc ...interceptor.Factory) error {
+// transport-wide sequence numbers and send times for bandwidth estimation (cc). Nothing
+// else: the router answers NACKs from the publisher's ring, and the sfu sends sender
+// reports from the down tracks' own counters (router.DownTrack.SenderReport), so no
+// interceptor takes a lock or reads the clock per packet for them.
+func addSubscriberInterceptors(reg *interceptor.Registry, cc ...interceptor.Factory) {
 	for _, f := range cc {
 		reg.Add(f)
 	}
-	sr, err := report.NewSenderInterceptor(report.WithSenderLoggerFactory(lf), report.SenderUseLatestPacket())
-	if err != nil {
-		return err
-	}
-	reg.Add(sr)
-	return nil
 }
 
 // NewSubscriberInterceptor builds the interceptor chain of one subscriber connection, the
@@ -30,9 +22,7 @@ func addSubscriberInterceptors(reg *interceptor.Registry, lf LoggerFactory, cc .
 func NewSubscriberInterceptor(fb FeedbackListener) (interceptor.Interceptor, CongestionControl, error) {
 	ci := &congestionInterceptor{listener: fb}
 	reg := &interceptor.Registry{}
-	if err := addSubscriberInterceptors(reg, LoggerFactory{Logger: slog.New(slog.DiscardHandler)}, congestionFactory{ci}); err != nil {
-		return nil, CongestionControl{}, err
-	}
+	addSubscriberInterceptors(reg, congestionFactory{ci})
 	i, err := reg.Build("")
 	return i, CongestionControl{ci}, err
 }

@@ -166,8 +166,8 @@ func (t *Transport) buildAPI(publisher bool, lf LoggerFactory, cc ...interceptor
 			return nil, err
 		}
 		reg.Add(tw)
-	} else if err := addSubscriberInterceptors(reg, lf, cc...); err != nil {
-		return nil, err
+	} else {
+		addSubscriberInterceptors(reg, cc...)
 	}
 	s := webrtc.SettingEngine{LoggerFactory: lf}
 	s.SetICEUDPMux(t.mux)

@@ -2,7 +2,6 @@ package transport
 
 import (
 	"encoding/binary"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,14 +22,29 @@ type FeedbackListener interface {
 	OnREMB(bps int)
 }
 
-const sentLogSize = 1 << 13 // packets remembered for matching feedback (about 3 s at 2.5k pps)
+// sentLogSize is how many packets are remembered for matching feedback: about 1.6 s at
+// 2500 packets per second, where feedback comes every 50-100 ms. It is a power of two.
+const sentLogSize = 1 << 12
 
+// sentPacket is one sent packet's log entry. Each slot has one writer at a time (the one
+// that drew its sequence number) and is read by the feedback path without a lock: at is
+// stored before meta, and a reader that sees meta name its sequence number sees at too.
 type sentPacket struct {
-	at    int64 // unix ns
-	size  int32
-	seq   uint16
-	valid bool
-	probe bool
+	at   atomic.Int64  // unix ns
+	meta atomic.Uint64 // sentValid | probe<<1 | size<<16 | seq<<48
+}
+
+const (
+	sentValid = 1 << 0
+	sentProbe = 1 << 1
+)
+
+func sentMeta(seq uint16, size int, probe bool) uint64 {
+	m := uint64(sentValid) | uint64(uint32(size))<<16 | uint64(seq)<<48
+	if probe {
+		m |= sentProbe
+	}
+	return m
 }
 
 // congestionInterceptor stamps every RTP packet a subscriber connection sends with a
@@ -44,7 +58,6 @@ type congestionInterceptor struct {
 	seq      atomic.Uint32
 	probing  atomic.Bool
 
-	mu   sync.Mutex // guards sent
 	sent [sentLogSize]sentPacket
 
 	// extBufs holds the 2-byte extension values: a packet's value lives in the slot of its
@@ -81,9 +94,9 @@ func (c *congestionInterceptor) BindLocalStream(info *interceptor.StreamInfo, wr
 			return 0, err
 		}
 		size := h.MarshalSize() + len(payload) + int(h.PaddingSize)
-		c.mu.Lock()
-		c.sent[slot] = sentPacket{at: time.Now().UnixNano(), size: int32(size), seq: seq, valid: true, probe: c.probing.Load()}
-		c.mu.Unlock()
+		sp := &c.sent[slot]
+		sp.at.Store(time.Now().UnixNano())
+		sp.meta.Store(sentMeta(seq, size, c.probing.Load()))
 		return writer.Write(h, payload, a)
 	})
 }
@@ -141,8 +154,6 @@ func (c *congestionInterceptor) results(fb *rtcp.TransportLayerCC) []bwe.PacketR
 	arrival := time.Unix(0, 0).Add(time.Duration(fb.ReferenceTime) * 64 * time.Millisecond)
 	out := make([]bwe.PacketResult, 0, len(statuses))
 	d := 0
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	for i, s := range statuses {
 		seq := fb.BaseSequenceNumber + uint16(i)
 		received := s == rtcp.TypeTCCPacketReceivedSmallDelta || s == rtcp.TypeTCCPacketReceivedLargeDelta
@@ -153,12 +164,14 @@ func (c *congestionInterceptor) results(fb *rtcp.TransportLayerCC) []bwe.PacketR
 			arrival = arrival.Add(time.Duration(fb.RecvDeltas[d].Delta) * time.Microsecond)
 			d++
 		}
-		sp := c.sent[int(seq)&(sentLogSize-1)]
-		if !sp.valid || sp.seq != seq {
-			continue
+		sp := &c.sent[int(seq)&(sentLogSize-1)]
+		meta := sp.meta.Load()
+		at := sp.at.Load()
+		if meta&sentValid == 0 || uint16(meta>>48) != seq || sp.meta.Load() != meta {
+			continue // never sent, overwritten, or being overwritten
 		}
-		out = append(out, bwe.PacketResult{SendTime: time.Unix(0, sp.at), Size: int(sp.size), Received: received,
-			Arrival: arrival, Probe: sp.probe})
+		out = append(out, bwe.PacketResult{SendTime: time.Unix(0, at), Size: int(uint32(meta >> 16)), Received: received,
+			Arrival: arrival, Probe: meta&sentProbe != 0})
 	}
 	return out
 }

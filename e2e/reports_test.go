@@ -1,0 +1,89 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestSenderReportsGiveRoundTripTime: the SFU's sender reports to a subscriber come from
+// the down tracks (no per-packet interceptor makes them). The subscriber's receiver reports
+// echo them (LSR/DLSR, RFC 3550 section 6.4.1), which is how the SFU measures the round
+// trip to it: a measured round trip on every subscription proves the reports went out,
+// decrypted and parsed, for audio and video.
+func TestSenderReportsGiveRoundTripTime(t *testing.T) {
+	noLeaks(t)
+	n := startE2ENode(t, nil)
+	alice := joinPeer(t, n, "reports", "alice")
+	bob := joinPeer(t, n, "reports", "bob")
+	alice.publishAV(30)
+	eventually(t, "bob receiving alice", 15*time.Second, func() bool { return bob.receiving(10, 10, "alice") }, bob.describe)
+	room := n.SFU().Room("reports")
+	if room == nil {
+		t.Fatal("no room")
+	}
+	var rtts string
+	eventually(t, "a round trip measured for both of bob's subscriptions", 15*time.Second, func() bool {
+		for _, p := range room.Participants() {
+			if p.Identity() != "bob" {
+				continue
+			}
+			st := p.DownTrackStats()
+			rtts = fmt.Sprint(st)
+			if len(st) != 2 {
+				return false
+			}
+			for _, s := range st {
+				if s.RTTMillis <= 0 || s.RTTMillis > 1000 {
+					return false
+				}
+			}
+			return true
+		}
+		return false
+	}, func() string { return rtts })
+}
+
+// TestForwardingLatencyOnMetrics: the node's /metrics counts every forwarded packet's time
+// inside the router in cascade_forwarding_latency_seconds.
+func TestForwardingLatencyOnMetrics(t *testing.T) {
+	noLeaks(t)
+	n := startE2ENode(t, nil)
+	alice := joinPeer(t, n, "latency", "alice")
+	bob := joinPeer(t, n, "latency", "bob")
+	alice.publishAV(30)
+	eventually(t, "bob receiving alice", 15*time.Second, func() bool { return bob.receiving(30, 30, "alice") }, bob.describe)
+	resp, err := http.Get("http://" + n.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := func(name string) float64 {
+		m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`).FindSubmatch(body)
+		if m == nil {
+			t.Fatalf("%s not on /metrics:\n%s", name, body)
+		}
+		v, err := strconv.ParseFloat(string(m[1]), 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	count, fwd := value("cascade_forwarding_latency_seconds_count"), value("cascade_forwarded_packets_total")
+	// Every forwarded packet is counted once (retransmissions are not forwarding);
+	// packets forwarded between the two reads of one scrape may differ a little.
+	if count < 60 || count < 0.9*fwd || count > 1.1*fwd+10 {
+		t.Fatalf("latency histogram counted %v packets, forwarded %v", count, fwd)
+	}
+	if sum := value("cascade_forwarding_latency_seconds_sum"); sum <= 0 || sum/count > 0.1 {
+		t.Fatalf("latency sum %v over %v packets", sum, count)
+	}
+}
