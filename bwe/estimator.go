@@ -96,8 +96,10 @@ type Estimator struct {
 	lastDecreaseBps float64
 	rtt             time.Duration
 
-	ackedLog []acked // received packets within ackedWindow, by arrival
-	ackedBps float64
+	ackedLog   []acked // received packets within ackedWindow, by arrival
+	ackedBytes int     // the sum of ackedLog's sizes
+	ackedBps   float64
+	latestArr  time.Time // the latest arrival reported
 
 	lossSent, lossLost int
 	lossStart          time.Time
@@ -105,8 +107,9 @@ type Estimator struct {
 	lastCut            time.Time // the estimate last came down (delay or loss)
 	// sentLog is every packet feedback reported on lately (received or not), by send
 	// time, for the share of what was sent that got through.
-	sentLog  []sentResult
-	lossFrac float64
+	sentLog    []sentResult
+	latestSent time.Time // the latest send time reported on
+	lossFrac   float64
 
 	remb       bool // estimate comes from REMB: no TWCC
 	lastSignal Signal
@@ -176,11 +179,14 @@ func (e *Estimator) OnFeedback(now time.Time, results []PacketResult) {
 			}
 		}
 		e.sentLog = append(e.sentLog, sentResult{sent: r.SendTime, size: r.Size, received: r.Received})
+		e.latestSent = maxTime(e.latestSent, r.SendTime)
 		if !r.Received {
 			continue
 		}
 		e.tl.add(r)
 		e.ackedLog = append(e.ackedLog, acked{at: r.Arrival, sent: r.SendTime, size: r.Size})
+		e.ackedBytes += r.Size
+		e.latestArr = maxTime(e.latestArr, r.Arrival)
 		if r.Probe && !ended {
 			e.probe.add(r)
 		}
@@ -221,10 +227,7 @@ func (e *Estimator) queueGrowing(window time.Duration) bool {
 	if e.recentLoss(window) > queueLossMax {
 		return true
 	}
-	latest := e.ackedLog[0].at
-	for _, a := range e.ackedLog {
-		latest = maxTime(latest, a.at)
-	}
+	latest := e.latestArr
 	var firstArr, firstSent, lastSent time.Time
 	n := 0
 	for _, a := range e.ackedLog {
@@ -249,10 +252,7 @@ func (e *Estimator) recentLoss(window time.Duration) float64 {
 	if len(e.sentLog) == 0 {
 		return 0
 	}
-	latest := e.sentLog[0].sent
-	for _, r := range e.sentLog {
-		latest = maxTime(latest, r.sent)
-	}
+	latest := e.latestSent
 	var total, lost int
 	for _, r := range e.sentLog {
 		if latest.Sub(r.sent) > window {
@@ -269,22 +269,17 @@ func (e *Estimator) recentLoss(window time.Duration) float64 {
 	return float64(lost) / float64(total)
 }
 
-// trimSent drops what was sent more than sentLogSpan before the latest report.
+// trimSent drops what was sent more than sentLogSpan before the latest report, from the
+// front (the log is in transport sequence order, which is send order): feedback comes
+// every 50-100 ms for every subscriber, so this runs in time proportional to what it drops.
 func (e *Estimator) trimSent() {
-	if len(e.sentLog) == 0 {
-		return
+	cut := 0
+	for cut < len(e.sentLog) && e.latestSent.Sub(e.sentLog[cut].sent) > sentLogSpan {
+		cut++
 	}
-	latest := e.sentLog[0].sent
-	for _, r := range e.sentLog {
-		latest = maxTime(latest, r.sent)
+	if cut > 0 {
+		e.sentLog = e.sentLog[:copy(e.sentLog, e.sentLog[cut:])]
 	}
-	keep := e.sentLog[:0]
-	for _, r := range e.sentLog {
-		if latest.Sub(r.sent) <= sentLogSpan {
-			keep = append(keep, r)
-		}
-	}
-	e.sentLog = keep
 }
 
 // recentAckedBps is the rate packets arrived at over the last window of arrivals (0 when
@@ -293,10 +288,7 @@ func (e *Estimator) recentAckedBps(window time.Duration) float64 {
 	if len(e.ackedLog) == 0 {
 		return 0
 	}
-	latest := e.ackedLog[0].at
-	for _, a := range e.ackedLog {
-		latest = maxTime(latest, a.at)
-	}
+	latest := e.latestArr
 	first := latest
 	bytes := 0
 	for _, a := range e.ackedLog {
@@ -316,27 +308,24 @@ func (e *Estimator) updateAcked() {
 	if len(e.ackedLog) == 0 {
 		return
 	}
-	latest := e.ackedLog[0].at
-	for _, a := range e.ackedLog {
-		latest = maxTime(latest, a.at)
-	}
+	// The log is in arrival order but for reordering on the way: trim from the front, in
+	// time proportional to what is dropped, and keep the byte sum running.
+	latest := e.latestArr
 	cut := 0
 	for cut < len(e.ackedLog) && latest.Sub(e.ackedLog[cut].at) > ackedWindow {
+		e.ackedBytes -= e.ackedLog[cut].size
 		cut++
 	}
-	e.ackedLog = append(e.ackedLog[:0], e.ackedLog[cut:]...)
-	var bytes int
-	first := latest
-	for _, a := range e.ackedLog {
-		bytes += a.size
-		if a.at.Before(first) {
-			first = a.at
-		}
+	if cut > 0 {
+		e.ackedLog = e.ackedLog[:copy(e.ackedLog, e.ackedLog[cut:])]
+	}
+	if len(e.ackedLog) == 0 {
+		return
 	}
 	// Over the span actually covered (early on the window is not full yet), but never
 	// less than a fifth of it, so one burst does not read as a huge rate.
-	span := max(latest.Sub(first), ackedWindow/5)
-	e.ackedBps = float64(bytes*8) / span.Seconds()
+	span := max(latest.Sub(e.ackedLog[0].at), ackedWindow/5)
+	e.ackedBps = float64(e.ackedBytes*8) / span.Seconds()
 }
 
 // updateDelayBased is the AIMD rate controller (draft-ietf-rmcat-gcc-02 section 6).

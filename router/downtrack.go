@@ -33,48 +33,51 @@ type DownTrackConfig struct {
 // webrtc.TrackLocal, so it is added to the subscriber's PeerConnection like any track, and
 // rewrites SSRC, payload type, sequence numbers and timestamps of what it forwards.
 type DownTrack struct {
-	id, streamID string
-	recv         *Receiver
-	codec        Codec
-	listener     DownTrackListener
-
-	bound  atomic.Bool
-	closed atomic.Bool
+	// What the fan-out reads or writes for every packet comes first, so that it shares a
+	// few cache lines: with hundreds of down tracks a packet's fan-out otherwise misses the
+	// cache on each one's flags, scratch header and counters, all far apart.
+	bound   atomic.Bool
+	closed  atomic.Bool
+	paused  atomic.Bool  // forward nothing (no bandwidth, or the subscriber hid the track)
+	current atomic.Int32 // layer being forwarded (simulcast.NoLayer before the first packet)
+	target  atomic.Int32 // layer wanted; switches at its next keyframe
 	// Set in Bind, before bound is set; read by the forwarding goroutines after they see bound.
 	ssrc   uint32
 	pt     uint8
 	writer webrtc.TrackLocalWriter
+	// temporalCap is the subscriber's temporal layer cap; while a switch down waits for
+	// the lower layer's keyframe the selector runs at temporal layer 0.
+	temporalCap uint8
 
-	paused  atomic.Bool  // forward nothing (no bandwidth, or the subscriber hid the track)
-	current atomic.Int32 // layer being forwarded (simulcast.NoLayer before the first packet)
-	target  atomic.Int32 // layer wanted; switches at its next keyframe
-	maxPref atomic.Int32 // highest layer the subscriber wants
-
-	mu   sync.Mutex // guards sel and hist
-	sel  simulcast.Selector
-	hist history
+	packets      atomic.Uint64
+	bytes        atomic.Uint64
+	payloadBytes atomic.Uint64 // payload octets sent, retransmissions included (sender reports)
 
 	// hdrs[l] and payloads[l] are the header and rewritten-payload scratch of layer l's read
 	// goroutine: only that goroutine touches them, so writes need no lock.
 	hdrs     [simulcast.MaxLayers]rtp.Header
 	payloads [simulcast.MaxLayers][]byte
-	// temporalCap is the subscriber's temporal layer cap; while a switch down waits for
-	// the lower layer's keyframe the selector runs at temporal layer 0.
-	temporalCap uint8
 
-	rtx rtxState // retransmission scratch, guarded by its own mutex
+	mu  sync.Mutex // guards sel and hist
+	sel simulcast.Selector
 
-	packets      atomic.Uint64
-	bytes        atomic.Uint64
-	payloadBytes atomic.Uint64 // payload octets sent, retransmissions included (sender reports)
-	retransmits  atomic.Uint64
-	plis         atomic.Uint64
-	nacks        atomic.Uint64
-	probes       atomic.Uint64
+	id, streamID string
+	recv         *Receiver
+	codec        Codec
+	listener     DownTrackListener
+	maxPref      atomic.Int32 // highest layer the subscriber wants
+
+	retransmits atomic.Uint64
+	plis        atomic.Uint64
+	nacks       atomic.Uint64
+	probes      atomic.Uint64
 	// Receiver-report view of the subscriber's downlink.
 	fractionLost atomic.Uint32 // 0..255 (RFC 3550 section 6.4.1)
 	rttMicros    atomic.Int64
 	jitter       atomic.Uint32
+
+	rtx  rtxState // retransmission scratch, guarded by its own mutex
+	hist history  // guarded by mu
 }
 
 // NewDownTrack creates a down track for cfg.Receiver. It starts receiving packets once it
