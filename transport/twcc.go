@@ -57,6 +57,10 @@ type congestionInterceptor struct {
 	listener FeedbackListener
 	seq      atomic.Uint32
 	probing  atomic.Bool
+	// lastFB identifies the last feedback packet taken. pion hands an RTCP compound
+	// packet to the read stream of every sender it names, so one feedback packet can come
+	// through several readers; the estimator must see it once.
+	lastFB atomic.Uint64
 
 	sent [sentLogSize]sentPacket
 
@@ -133,6 +137,10 @@ func (c *congestionInterceptor) results(fb *rtcp.TransportLayerCC) []bwe.PacketR
 	count := int(fb.PacketStatusCount)
 	if count == 0 || count > sentLogSize/2 {
 		return nil
+	}
+	id := uint64(fb.FbPktCount)<<48 | uint64(fb.BaseSequenceNumber)<<32 | uint64(fb.PacketStatusCount)<<16 | 1
+	if c.lastFB.Swap(id) == id {
+		return nil // the same feedback packet again, from another sender's reader
 	}
 	statuses := make([]uint16, 0, count)
 	for _, ch := range fb.PacketChunks {

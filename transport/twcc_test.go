@@ -86,6 +86,10 @@ func TestCongestionInterceptorStampsAndMatchesFeedback(t *testing.T) {
 	if _, _, err := r.Read(make([]byte, 1500), nil); err != nil {
 		t.Fatal(err)
 	}
+	// The same compound packet through a second sender's reader: taken once.
+	if _, _, err := r.Read(make([]byte, 1500), nil); err != nil {
+		t.Fatal(err)
+	}
 	if len(fb.results) != 1 || len(fb.results[0]) != 10 {
 		t.Fatalf("results %v", fb.results)
 	}
