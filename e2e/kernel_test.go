@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/cascade-sfu/cascade/auth"
 	"github.com/cascade-sfu/cascade/client"
 	"github.com/cascade-sfu/cascade/node"
