@@ -55,6 +55,11 @@ type Track struct {
 	// must fit within the headroom. Without it a track whose layer costs about the budget
 	// flaps between two layers, a keyframe at every step, as measured bitrates wobble.
 	Current int8
+	// Paused: the track is paused for bandwidth now. Resuming it needs its lowest layer to
+	// fit with the headroom left over, as a step up does: an estimate it only just fits
+	// (one a probe raised a little past the link, through a token bucket's burst) would
+	// resume it for a few frames and pause it again.
+	Paused bool
 }
 
 // Allocation is the decision for one track.
@@ -67,8 +72,8 @@ type Allocation struct {
 }
 
 // headroom leaves part of the estimate unused for upgrades, so a small estimate error does
-// not build a queue. The lowest layers may use the whole estimate: pausing video is worse
-// than a little queuing.
+// not build a queue. The lowest layers may use the whole estimate (pausing video is worse
+// than a little queuing), but a paused track resumes only within the headroom.
 const headroom = 0.9
 
 // priorityMargin: after a track could not get even its lowest layer, a lower-priority
@@ -120,7 +125,11 @@ func Allocate(estimateBps int, tracks []Track) []Allocation {
 			continue
 		}
 		cost := float64(t.LayerBps[low])
-		if cost > budget || failedCost > 0 && cost > priorityMargin*failedCost {
+		need := cost
+		if t.Paused {
+			need += float64(estimateBps) * (1 - headroom)
+		}
+		if need > budget || failedCost > 0 && cost > priorityMargin*failedCost {
 			out[i].State = StatePausedBandwidth
 			out[i].Reason = ReasonBandwidth
 			if failedCost == 0 {

@@ -41,6 +41,11 @@ const (
 	// so a link that came back is climbed in a few quick steps (libwebrtc probes again at
 	// once after a successful probe, "further exponential probing").
 	probeFollowUp = 100 * time.Millisecond
+	// probeRaised: a probe that raised the estimate by this factor is followed soon by
+	// another at probeGain. A smaller rise is what a link near its limit gives (a token
+	// bucket's burst lets part of a probe through above the rate), and a quick probe at
+	// twice that would overfill its queue and lose media; it waits the backoff instead.
+	probeRaised = 1.25
 	// probeJudgeDelay is how long after a probe ends its outcome is judged: the estimator
 	// takes a cluster's result once feedback shows the cluster complete, a feedback
 	// interval and a round trip after its last packet.
@@ -81,7 +86,7 @@ func (p *Prober) Update(now time.Time, estimate, desired int, s Signal) int {
 		case s != SignalOveruse && float64(estimate) >= 0.85*float64(p.rate):
 			p.backoff, p.gain = probeMinBackoff, probeFastGain
 			p.nextProbe = judged.Add(probeFollowUp)
-		case s != SignalOveruse && float64(estimate) >= 1.1*float64(p.startEst):
+		case s != SignalOveruse && float64(estimate) >= probeRaised*float64(p.startEst):
 			p.backoff, p.gain = probeMinBackoff, probeGain
 			p.nextProbe = judged.Add(probeFollowUp)
 		default:

@@ -310,3 +310,21 @@ func TestAllocateKeepsCurrentLayer(t *testing.T) {
 		t.Fatalf("f no longer fits: layer %d, want h", a[0].Layer)
 	}
 }
+
+// A track paused for bandwidth resumes only when its lowest layer fits with the headroom
+// left; one that is running keeps it on the whole estimate.
+func TestAllocateResumesWithHeadroom(t *testing.T) {
+	audio := Track{ID: "mic", Audio: true, LayerBps: layers(40_000, 0, 0)}
+	cam := Track{ID: "cam", LayerBps: layers(150_000, 500_000, 1_700_000), MaxLayer: 2}
+	const est = 200_000 // 190k needed: fits, but not with a tenth of the estimate spare
+	if a := Allocate(est, []Track{audio, cam}); a[1].Layer != 0 {
+		t.Fatalf("running track: %+v, want it kept at q", a[1])
+	}
+	cam.Paused = true
+	if a := Allocate(est, []Track{audio, cam}); a[1].Layer != simulcast.NoLayer || a[1].State != StatePausedBandwidth {
+		t.Fatalf("paused track on an estimate it only just fits: %+v, want it kept paused", a[1])
+	}
+	if a := Allocate(220_000, []Track{audio, cam}); a[1].Layer != 0 {
+		t.Fatalf("paused track with headroom: %+v, want it resumed at q", a[1])
+	}
+}

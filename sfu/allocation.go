@@ -126,6 +126,7 @@ func (p *Participant) allocateLocked(now time.Time) {
 			bt.Class = bwe.ClassPinned
 		}
 		bt.Current = max(s.dt.CurrentLayer(), 0)
+		bt.Paused = s.dt.Paused() && s.pauseVotes >= pauseVotes
 		tracks[i] = bt
 		muted[i] = t.muted()
 	}
