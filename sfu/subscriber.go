@@ -58,14 +58,26 @@ func (p *Participant) subscribeLocked(t *publishedTrack) bool {
 // receiver reports) until the sender stops.
 func (p *Participant) readSenderRTCP(s *webrtc.RTPSender, dt *router.DownTrack) {
 	defer p.wg.Done()
+	// One buffer for the goroutine's life, and the packets the congestion interceptor
+	// already parsed (it leaves them in the attributes): RTPSender.ReadRTCP would allocate
+	// a buffer and parse every compound packet again.
+	buf := make([]byte, rtcpReadBuffer)
 	for {
-		pkts, _, err := s.ReadRTCP()
+		n, attr, err := s.Read(buf)
 		if err != nil {
 			return
+		}
+		pkts, err := attr.GetRTCPPackets(buf[:n])
+		if err != nil {
+			continue // malformed RTCP from the subscriber: nothing to act on
 		}
 		dt.HandleRTCP(pkts)
 	}
 }
+
+// rtcpReadBuffer holds one RTCP compound packet from a subscriber (a UDP datagram within
+// the path MTU).
+const rtcpReadBuffer = 1500
 
 func (p *Participant) unsubscribeLocked(sid string) bool {
 	s, ok := p.subs[sid]
