@@ -164,7 +164,10 @@ func (e *Estimator) OnFeedback(now time.Time, results []PacketResult) {
 	ended := false // a packet sent after the probe cluster: the cluster is complete
 	e.tl.rateHint = float64(e.Estimate())
 	for _, r := range results {
-		if !r.Probe && e.probe.n > 0 {
+		// A cluster is complete when a packet sent after it is reported: one that is not a
+		// probe, or a probe of the next cluster (a subscriber receiving nothing but probes
+		// while its video is paused has no other packets).
+		if e.probe.n > 0 && (!r.Probe || r.SendTime.Sub(e.probe.lastSend) > probeClusterGap) {
 			ended = true
 		}
 		// Loss counts only what was sent a while after the last cut and outside probes:

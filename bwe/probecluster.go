@@ -15,6 +15,10 @@ const (
 	// probeMaxArrivals bounds what one cluster remembers (a 250 ms probe at 20 Mbit/s of
 	// 300-byte packets is about 2000 packets; later ones are not needed to measure it).
 	probeMaxArrivals = 2048
+	// probeClusterGap: a probe packet sent this long after the last one of a cluster
+	// belongs to the next cluster (probe packets go out every few milliseconds, clusters
+	// a second or more apart).
+	probeClusterGap = 100 * time.Millisecond
 )
 
 // probeCluster accumulates the packets of one probe as feedback reports them; a cluster may

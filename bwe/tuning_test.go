@@ -328,3 +328,40 @@ func TestAllocateResumesWithHeadroom(t *testing.T) {
 		t.Fatalf("paused track with headroom: %+v, want it resumed at q", a[1])
 	}
 }
+
+// A subscriber whose video is paused gets nothing but probes: each cluster still counts
+// once the next one's packets show it complete.
+func TestProbesAloneRaiseTheEstimate(t *testing.T) {
+	e := NewEstimator(Config{InitialBps: 300_000})
+	t0 := time.Unix(1000, 0)
+	const size = 1200
+	gap := time.Duration(float64(size*8) / 2_000_000 * float64(time.Second)) // 2 Mbit/s clusters
+	var pending []PacketResult
+	feed := func(now time.Time) {
+		var ready, later []PacketResult
+		for _, p := range pending {
+			if p.Arrival.After(now) {
+				later = append(later, p)
+			} else {
+				ready = append(ready, p)
+			}
+		}
+		e.OnFeedback(now, ready)
+		pending = later
+	}
+	var estimates []int
+	for c := 0; c < 4; c++ {
+		start := t0.Add(time.Duration(c) * 1500 * time.Millisecond)
+		for at := start; at.Before(start.Add(250 * time.Millisecond)); at = at.Add(gap) {
+			// A 5 Mbit/s link with 20 ms of delay: the clusters get through whole.
+			pending = append(pending, PacketResult{SendTime: at, Size: size, Received: true, Arrival: at.Add(20 * time.Millisecond), Probe: true})
+		}
+		for at := start; at.Before(start.Add(1500 * time.Millisecond)); at = at.Add(50 * time.Millisecond) {
+			feed(at)
+		}
+		estimates = append(estimates, e.Estimate())
+	}
+	if estimates[len(estimates)-1] < 1_000_000 {
+		t.Fatalf("estimate after each probe cluster: %v; want over 1 Mbit/s from 2 Mbit/s clusters", estimates)
+	}
+}

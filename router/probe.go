@@ -16,24 +16,27 @@ func (d *DownTrack) WriteProbe(n int) int {
 	if n <= 0 || !d.bound.Load() || d.closed.Load() || d.codec.Kind != KindVideo {
 		return 0
 	}
+	// The padding is written before the lock is released, so media numbered after it is
+	// also written after it and the subscriber sees the numbers in order.
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	first, ts, ok := d.sel.ReservePadding(n)
-	d.mu.Unlock()
 	if !ok {
 		return 0
 	}
 	d.rtx.mu.Lock()
 	defer d.rtx.mu.Unlock()
 	h := &d.rtx.hdr
-	total := 0
+	total, sent := 0, 0
 	for i := 0; i < n; i++ {
 		// A failed write (the connection is closing) leaves its number unused.
 		d.fillHeader(h, &Header{PaddingLen: probePadding}, first+uint16(i), ts)
 		if w, err := d.writer.WriteRTP(h, nil); err == nil {
 			total += w
+			sent++
 		}
 	}
-	d.probes.Add(uint64(n))
+	d.probes.Add(uint64(sent))
 	return total
 }
 

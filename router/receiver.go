@@ -335,8 +335,10 @@ func (r *Receiver) ActiveLayers(window time.Duration) uint8 {
 }
 
 // layerGap is a pause in a layer's media long enough that its restart counts as a new
-// start (its publisher paused and resumed it).
-const layerGap = 300 * time.Millisecond
+// start (its publisher paused and resumed it: dynacast holds a layer 3 s before pausing
+// it). A slow layer (a static screen share at a frame a second) pauses less than this
+// between frames.
+const layerGap = 1500 * time.Millisecond
 
 // SteadyLayers returns a bitmask of layers that received media within window and have been
 // doing so without a pause for at least settle: their measured bitrate (LayerBitrates)

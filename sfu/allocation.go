@@ -42,7 +42,7 @@ func (p *Participant) UpdateTrackSettings(sids []string, st TrackSettings) error
 			}
 			p.settings[sid] = st
 		}
-		p.allocateLocked(time.Now())
+		p.allocateLocked(time.Now(), false)
 		return nil
 	})
 }
@@ -93,8 +93,10 @@ func layerBps(t *publishedTrack, r *router.Receiver) [simulcast.MaxLayers]int {
 }
 
 // allocateLocked shares the subscriber's estimated bandwidth among its tracks and applies
-// the result: target layers, pauses, stream state to the client, probing.
-func (p *Participant) allocateLocked(now time.Time) {
+// the result: target layers, pauses, stream state to the client, probing. tick is set for
+// the regular allocation: only those count toward pausing a track (pauseVotes), so early
+// allocations when the estimate moves do not shorten the grace a track gets.
+func (p *Participant) allocateLocked(now time.Time, tick bool) {
 	if p.closed.Load() {
 		return
 	}
@@ -167,7 +169,9 @@ func (p *Participant) allocateLocked(now time.Time) {
 		case a.State == bwe.StatePausedPreference:
 			s.dt.Pause()
 		default:
-			s.pauseVotes++
+			if tick {
+				s.pauseVotes++
+			}
 			if s.pauseVotes < pauseVotes && !s.dt.Paused() {
 				// Not yet: hold the lowest layer while the estimate settles.
 				a.State, a.Reason = bwe.StateActive, bwe.ReasonBandwidth

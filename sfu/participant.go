@@ -124,7 +124,7 @@ func newParticipant(r *Room, jp JoinParams, sink Sink) (*Participant, error) {
 		return nil, fmt.Errorf("publisher connection: %w", err)
 	}
 	p.bw = newBandwidth(r.sfu.cfg.BWE)
-	p.bw.onMove = func() { p.ops.Push(func() { p.allocateLocked(time.Now()) }) }
+	p.bw.onMove = func() { p.ops.Push(func() { p.allocateLocked(time.Now(), false) }) }
 	if p.sub, p.cc, err = tr.NewSubscriberPeerConnection(p.bw); err != nil {
 		_ = p.pub.Close()
 		return nil, fmt.Errorf("subscriber connection: %w", err)
@@ -194,7 +194,7 @@ func (p *Participant) tick() {
 		select {
 		case now := <-t.C:
 			p.ops.Push(func() {
-				p.allocateLocked(now)
+				p.allocateLocked(now, true)
 				p.updateDynacastLocked(now)
 			})
 		case <-sr.C:

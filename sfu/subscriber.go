@@ -48,7 +48,7 @@ func (p *Participant) subscribeLocked(t *publishedTrack) bool {
 		return false
 	}
 	p.subs[t.sid] = &subscription{track: t, dt: dt, sender: sender}
-	p.allocateLocked(time.Now())
+	p.allocateLocked(time.Now(), false)
 	p.wg.Add(1)
 	go p.readSenderRTCP(sender, dt)
 	return true

@@ -47,6 +47,9 @@ type Selector struct {
 	// lastOutOpen: the packet with the highest output number did not end its frame, so a
 	// number taken now would land inside the frame.
 	lastOutOpen bool
+	// newestTS is the output timestamp of the newest packet of the run seen so far
+	// (forwarded, dropped, or with packets before it still on their way).
+	newestTS uint32
 
 	temporal temporalFilter
 	seq      seqMap
@@ -134,6 +137,9 @@ func (s *Selector) Select(p *Packet, d *Decision) {
 	if !s.started || p.Layer != s.current || p.ExtSeq < s.switchSeq {
 		return
 	}
+	if !s.seq.late(p.ExtSeq) {
+		s.newestTS = p.TS + s.tsDelta
+	}
 	fwd := s.temporal.forward(p)
 	if p.VP8.Len > 0 {
 		r, ok := s.vp8.Munge(&p.VP8, FrameContext{Switched: d.Switched, Dropped: !fwd, Late: s.seq.late(p.ExtSeq)})
@@ -189,13 +195,20 @@ func (s *Selector) ReservePadding(n int) (first uint16, ts uint32, ok bool) {
 		return 0, 0, false
 	}
 	next := s.lastOutExt + 1
+	ts = s.lastOutTS
 	if inRun {
 		held := s.seq.nextOut()
 		next = max(next, held)
 		s.seq.delta += next + uint64(n) - held // the run's next packet follows the padding
+		if int32(s.newestTS-ts) > 0 {
+			// Numbers held for late packets come before the padding: it carries the
+			// newest timestamp, so timestamps never go back in sequence order.
+			ts = s.newestTS
+		}
 	}
 	s.lastOutExt = next + uint64(n) - 1
-	return uint16(next), s.lastOutTS, true
+	s.lastOutTS = ts
+	return uint16(next), ts, true
 }
 
 // switchTo makes p's layer current, continuing numbering from the last packet sent.
@@ -214,6 +227,7 @@ func (s *Selector) switchTo(p *Packet) {
 	}
 	s.seq.rebase(p.ExtSeq, s.lastOutExt+1)
 	s.tsDelta = nextTS - p.TS
+	s.newestTS = nextTS
 	s.switchSeq = p.ExtSeq
 	s.current = p.Layer
 	s.started = true

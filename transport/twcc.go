@@ -2,6 +2,7 @@ package transport
 
 import (
 	"encoding/binary"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,8 +28,10 @@ type FeedbackListener interface {
 const sentLogSize = 1 << 12
 
 // sentPacket is one sent packet's log entry. Each slot has one writer at a time (the one
-// that drew its sequence number) and is read by the feedback path without a lock: at is
-// stored before meta, and a reader that sees meta name its sequence number sees at too.
+// that drew its sequence number) and is read by the feedback path without a lock, as a
+// sequence lock: the writer clears meta, stores at, then stores meta; a reader loads meta,
+// at, and meta again, and takes the entry only if both loads of meta are the same valid
+// value, so it never pairs one packet's size with another's send time.
 type sentPacket struct {
 	at   atomic.Int64  // unix ns
 	meta atomic.Uint64 // sentValid | probe<<1 | size<<16 | seq<<48
@@ -57,10 +60,12 @@ type congestionInterceptor struct {
 	listener FeedbackListener
 	seq      atomic.Uint32
 	probing  atomic.Bool
-	// lastFB identifies the last feedback packet taken. pion hands an RTCP compound
+	// recentFB identifies the feedback packets taken lately. pion hands an RTCP compound
 	// packet to the read stream of every sender it names, so one feedback packet can come
-	// through several readers; the estimator must see it once.
-	lastFB atomic.Uint64
+	// through several readers, in any order; the estimator must see it once.
+	fbMu     sync.Mutex
+	recentFB [16]uint64
+	nextFB   int
 
 	sent [sentLogSize]sentPacket
 
@@ -99,6 +104,7 @@ func (c *congestionInterceptor) BindLocalStream(info *interceptor.StreamInfo, wr
 		}
 		size := h.MarshalSize() + len(payload) + int(h.PaddingSize)
 		sp := &c.sent[slot]
+		sp.meta.Store(0)
 		sp.at.Store(time.Now().UnixNano())
 		sp.meta.Store(sentMeta(seq, size, c.probing.Load()))
 		return writer.Write(h, payload, a)
@@ -132,14 +138,27 @@ func (c *congestionInterceptor) BindRTCPReader(reader interceptor.RTCPReader) in
 	})
 }
 
+// firstSight reports whether feedback packet id was not taken lately, and remembers it.
+func (c *congestionInterceptor) firstSight(id uint64) bool {
+	c.fbMu.Lock()
+	defer c.fbMu.Unlock()
+	for _, r := range c.recentFB {
+		if r == id {
+			return false
+		}
+	}
+	c.recentFB[c.nextFB] = id
+	c.nextFB = (c.nextFB + 1) % len(c.recentFB)
+	return true
+}
+
 // results matches a feedback packet against the sent log.
 func (c *congestionInterceptor) results(fb *rtcp.TransportLayerCC) []bwe.PacketResult {
 	count := int(fb.PacketStatusCount)
 	if count == 0 || count > sentLogSize/2 {
 		return nil
 	}
-	id := uint64(fb.FbPktCount)<<48 | uint64(fb.BaseSequenceNumber)<<32 | uint64(fb.PacketStatusCount)<<16 | 1
-	if c.lastFB.Swap(id) == id {
+	if !c.firstSight(uint64(fb.FbPktCount)<<48 | uint64(fb.BaseSequenceNumber)<<32 | uint64(fb.PacketStatusCount)<<16 | 1) {
 		return nil // the same feedback packet again, from another sender's reader
 	}
 	statuses := make([]uint16, 0, count)
