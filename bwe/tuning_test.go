@@ -337,18 +337,6 @@ func TestProbesAloneRaiseTheEstimate(t *testing.T) {
 	const size = 1200
 	gap := time.Duration(float64(size*8) / 2_000_000 * float64(time.Second)) // 2 Mbit/s clusters
 	var pending []PacketResult
-	feed := func(now time.Time) {
-		var ready, later []PacketResult
-		for _, p := range pending {
-			if p.Arrival.After(now) {
-				later = append(later, p)
-			} else {
-				ready = append(ready, p)
-			}
-		}
-		e.OnFeedback(now, ready)
-		pending = later
-	}
 	var estimates []int
 	for c := 0; c < 4; c++ {
 		start := t0.Add(time.Duration(c) * 1500 * time.Millisecond)
@@ -357,7 +345,7 @@ func TestProbesAloneRaiseTheEstimate(t *testing.T) {
 			pending = append(pending, PacketResult{SendTime: at, Size: size, Received: true, Arrival: at.Add(20 * time.Millisecond), Probe: true})
 		}
 		for at := start; at.Before(start.Add(1500 * time.Millisecond)); at = at.Add(50 * time.Millisecond) {
-			feed(at)
+			pending = deliverFeedback(e, at, pending)
 		}
 		estimates = append(estimates, e.Estimate())
 	}

@@ -8,7 +8,22 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/cascade-sfu/cascade/node"
 )
+
+// aliceToBob starts a node where alice publishes audio and video to bob in room, and
+// returns once bob has received frames video frames and as many audio packets.
+func aliceToBob(t *testing.T, room string, frames int) *node.Node {
+	t.Helper()
+	noLeaks(t)
+	n := startE2ENode(t, nil)
+	alice := joinPeer(t, n, room, "alice")
+	bob := joinPeer(t, n, room, "bob")
+	alice.publishAV(30)
+	eventually(t, "bob receiving alice", 15*time.Second, func() bool { return bob.receiving(frames, frames, "alice") }, bob.describe)
+	return n
+}
 
 // TestSenderReportsGiveRoundTripTime: the SFU's sender reports to a subscriber come from
 // the down tracks (no per-packet interceptor makes them). The subscriber's receiver reports
@@ -16,12 +31,7 @@ import (
 // trip to it: a measured round trip on every subscription proves the reports went out,
 // decrypted and parsed, for audio and video.
 func TestSenderReportsGiveRoundTripTime(t *testing.T) {
-	noLeaks(t)
-	n := startE2ENode(t, nil)
-	alice := joinPeer(t, n, "reports", "alice")
-	bob := joinPeer(t, n, "reports", "bob")
-	alice.publishAV(30)
-	eventually(t, "bob receiving alice", 15*time.Second, func() bool { return bob.receiving(10, 10, "alice") }, bob.describe)
+	n := aliceToBob(t, "reports", 10)
 	room := n.SFU().Room("reports")
 	if room == nil {
 		t.Fatal("no room")
@@ -51,12 +61,7 @@ func TestSenderReportsGiveRoundTripTime(t *testing.T) {
 // TestForwardingLatencyOnMetrics: the node's /metrics counts every forwarded packet's time
 // inside the router in cascade_forwarding_latency_seconds.
 func TestForwardingLatencyOnMetrics(t *testing.T) {
-	noLeaks(t)
-	n := startE2ENode(t, nil)
-	alice := joinPeer(t, n, "latency", "alice")
-	bob := joinPeer(t, n, "latency", "bob")
-	alice.publishAV(30)
-	eventually(t, "bob receiving alice", 15*time.Second, func() bool { return bob.receiving(30, 30, "alice") }, bob.describe)
+	n := aliceToBob(t, "latency", 30)
 	resp, err := http.Get("http://" + n.HTTPAddr() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
