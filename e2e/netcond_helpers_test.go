@@ -14,6 +14,13 @@ import (
 // timeline and figures.
 func runScenario(t *testing.T, spec scenario.Spec) *scenario.Result {
 	t.Helper()
+	if raceDetector {
+		// Under the race detector pion runs several times slower and, next to the other
+		// packages' tests, the virtual network's token buckets are starved of CPU and
+		// release late, overflowing their queues: what it measures is the machine. The
+		// scenarios run in scripts/test.sh's second pass, without it.
+		t.Skip("timing-sensitive network scenario: runs without -race (scripts/test.sh runs it in a second pass)")
+	}
 	noLeaks(t)
 	ctx, cancel := context.WithTimeout(t.Context(), spec.Duration+90*time.Second)
 	defer cancel()
