@@ -27,6 +27,19 @@ type DownTrackConfig struct {
 	StreamID string
 	Receiver *Receiver
 	Listener DownTrackListener
+	// Writer, when set, wraps the writer pion gives the down track when it is bound to the
+	// subscriber's connection (the connection's direct send path).
+	Writer func(ctx webrtc.TrackLocalContext, w webrtc.TrackLocalWriter) webrtc.TrackLocalWriter
+}
+
+// Batch holds the packets a forwarding goroutine writes during one packet's fan-out, so
+// they leave together; the goroutine flushes it when the fan-out ends.
+type Batch = interface{ Flush() }
+
+// BatchWriter is a down track writer that can queue a packet in a Batch instead of sending
+// it at once. The writer copies what it needs before returning.
+type BatchWriter interface {
+	WriteRTPBatch(b interface{ Flush() }, h *rtp.Header, payload []byte) (int, error)
 }
 
 // DownTrack forwards one published track to one subscriber. It implements
@@ -42,9 +55,10 @@ type DownTrack struct {
 	current atomic.Int32 // layer being forwarded (simulcast.NoLayer before the first packet)
 	target  atomic.Int32 // layer wanted; switches at its next keyframe
 	// Set in Bind, before bound is set; read by the forwarding goroutines after they see bound.
-	ssrc   uint32
-	pt     uint8
-	writer webrtc.TrackLocalWriter
+	ssrc    uint32
+	pt      uint8
+	writer  webrtc.TrackLocalWriter
+	bwriter BatchWriter // writer, when it can batch
 	// temporalCap is the subscriber's temporal layer cap; while a switch down waits for
 	// the lower layer's keyframe the selector runs at temporal layer 0.
 	temporalCap uint8
@@ -65,6 +79,7 @@ type DownTrack struct {
 	recv         *Receiver
 	codec        Codec
 	listener     DownTrackListener
+	wrap         func(webrtc.TrackLocalContext, webrtc.TrackLocalWriter) webrtc.TrackLocalWriter
 	maxPref      atomic.Int32 // highest layer the subscriber wants
 
 	retransmits atomic.Uint64
@@ -84,7 +99,8 @@ type DownTrack struct {
 // is added to the receiver and bound to a PeerConnection.
 func NewDownTrack(cfg DownTrackConfig) *DownTrack {
 	c := cfg.Receiver.Codec()
-	d := &DownTrack{id: cfg.ID, streamID: cfg.StreamID, recv: cfg.Receiver, codec: c, listener: cfg.Listener}
+	d := &DownTrack{id: cfg.ID, streamID: cfg.StreamID, recv: cfg.Receiver, codec: c, listener: cfg.Listener,
+		wrap: cfg.Writer}
 	needKF := c.Kind == KindVideo && simulcast.CodecFromMime(c.MimeType).CanDetectKeyframes()
 	d.sel.Reset(c.ClockRate, needKF, uint16(rand.Uint32()), rand.Uint32())
 	d.current.Store(int32(simulcast.NoLayer))
@@ -129,7 +145,12 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	}
 	d.ssrc = uint32(ctx.SSRC())
 	d.pt = uint8(codec.PayloadType)
-	d.writer = ctx.WriteStream()
+	w := webrtc.TrackLocalWriter(ctx.WriteStream())
+	if d.wrap != nil {
+		w = d.wrap(ctx, w)
+	}
+	d.writer = w
+	d.bwriter, _ = w.(BatchWriter)
 	d.bound.Store(true)
 	// A new subscriber needs a keyframe to start decoding.
 	d.recv.RequestKeyframe(int8(d.target.Load()))
@@ -139,6 +160,9 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 // Unbind implements webrtc.TrackLocal.
 func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
 	d.bound.Store(false)
+	if r, ok := d.writer.(interface{ Release() }); ok {
+		r.Release()
+	}
 	return nil
 }
 
@@ -248,8 +272,9 @@ func (d *DownTrack) TargetLayer() int8 { return int8(d.target.Load()) }
 func (d *DownTrack) CurrentLayer() int8 { return int8(d.current.Load()) }
 
 // forward is called by a layer's read goroutine for every packet of the track and reports
-// whether it wrote the packet. It must not block for long and allocates nothing.
-func (d *DownTrack) forward(p *extPacket) bool {
+// whether it wrote the packet (or queued it in b, when b is not nil and the writer batches).
+// It must not block for long and allocates nothing.
+func (d *DownTrack) forward(p *extPacket, b Batch) bool {
 	if !d.bound.Load() || d.closed.Load() || d.paused.Load() {
 		return false
 	}
@@ -286,7 +311,15 @@ func (d *DownTrack) forward(p *extPacket) bool {
 	}
 	h := &d.hdrs[l]
 	d.fillHeader(h, &p.hdr, dec.Seq, dec.TS)
-	n, err := d.writer.WriteRTP(h, payload)
+	var (
+		n   int
+		err error
+	)
+	if b != nil && d.bwriter != nil {
+		n, err = d.bwriter.WriteRTPBatch(b, h, payload)
+	} else {
+		n, err = d.writer.WriteRTP(h, payload)
+	}
 	if err != nil {
 		return false
 	}

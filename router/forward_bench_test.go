@@ -25,31 +25,35 @@ import (
 	"github.com/cascade-sfu/cascade/transport"
 )
 
-// The forwarding-cost benchmarks. Both send the same stream of 1200-byte video packets,
+// The forwarding-cost benchmarks. All send the same stream of 1200-byte video packets,
 // SRTP-encrypted by a publisher, to N subscribers over real loopback UDP, and report the cost
 // per forwarded packet (ns/fwd: elapsed time over packets written; allocs/op is per received
 // packet, so per forwarded packet it is allocs/op / N).
 //
-//   - BenchmarkForward is Cascade's path from a received packet to the wire: SRTP decrypt
-//     into the ring slot, the receive loop's per-packet work (parse, ring commit, keyframe
-//     check), each down track's selector and header rewrite, then what the subscriber's
-//     PeerConnection does with a write: the interceptor chain transport gives subscriber
-//     connections (transport.NewSubscriberInterceptor: transport-wide sequence numbers and
-//     send log, sender reports), pion's SRTP session (marshal, encrypt) and a UDP write to
-//     the subscriber's address on one shared socket, as the ICE UDP mux does. pion's ICE and DTLS connection wrappers between the SRTP session and the
-//     mux socket are left out (they need a handshake with a real peer per subscriber); the
+//   - BenchmarkForward is Cascade's path from a received packet to the wire, as the node runs
+//     it once a subscriber connection is up: SRTP decrypt into the ring slot, the receive
+//     loop's per-packet work (parse, ring commit, keyframe check), each down track's selector
+//     and header rewrite, then the connection's direct send path (transport.SendPath: the
+//     transport-wide sequence number and send log, marshal, SRTP encryption with the
+//     connection's keys) into the read goroutine's batch, which leaves in one sendmmsg(2) per
+//     fan-out from one shared socket, as the ICE UDP mux's.
+//   - BenchmarkForwardPion is the same through pion's layers, the path of a connection
+//     without the direct one: the interceptor chain transport gives subscriber connections
+//     (transport.NewSubscriberInterceptor), pion's SRTP session (marshal, encrypt) and one UDP
+//     write per packet. pion's ICE and DTLS connection wrappers between the SRTP session and
+//     the socket are left out (they need a handshake with a real peer per subscriber); the
 //     node's profile in docs/performance.md shows what they add.
-//   - BenchmarkBaseline is the physical limit: decrypt once, then per subscriber encrypt with
-//     its own SRTP context and write, with no SFU logic and no interceptors.
+//   - BenchmarkBaseline is the physical limit of one write per packet: decrypt once, then per
+//     subscriber encrypt with its own SRTP context and write, with no SFU logic.
 //
 // Two figures per run: ns/fwd is wall time over packets written; cpu-ns/fwd is the CPU time
 // (user and kernel) of the benchmark's own thread over the same, which holds steady when
 // other work shares the machine. The kernel's loopback delivery runs mostly in the sender's
-// system call, so it is in both.
+// system call, so it is in all of them.
 //
 // Receivers are sockets nobody reads: once a socket's buffer is full the kernel drops what
-// arrives, so no CPU goes to receiving and both benchmarks pay the same kernel send path.
-// Both use AEAD_AES_128_GCM, the profile Cascade prefers (TOOLING.md).
+// arrives, so no CPU goes to receiving and every benchmark pays the same kernel send path.
+// All use AEAD_AES_128_GCM, the profile Cascade prefers (TOOLING.md).
 
 var benchSubs = []int{1, 10, 100, 500}
 
@@ -255,25 +259,43 @@ func (s *subscriberStack) close() {
 
 // BenchmarkForward: see the comment at the top of the file.
 func BenchmarkForward(b *testing.B) {
+	benchForward(b, func(b *testing.B, sock *net.UDPConn, sink *net.UDPAddr, ssrc uint32) (webrtc.TrackLocalWriter, func()) {
+		key, salt := srtpKeys(b)
+		sp := transport.NewFixedSendPath(sock, sink.AddrPort(), key, salt, benchProfile, nil)
+		return sp.Stream(twccExtID, nil), func() {}
+	}, true)
+}
+
+// BenchmarkForwardPion is BenchmarkForward through pion's layers: what a subscriber
+// connection without the direct send path costs (the interceptor chain, pion's SRTP
+// session, one write per packet).
+func BenchmarkForwardPion(b *testing.B) {
+	benchForward(b, func(b *testing.B, sock *net.UDPConn, sink *net.UDPAddr, ssrc uint32) (webrtc.TrackLocalWriter, func()) {
+		s := newSubscriberStack(b, sock, sink, ssrc)
+		return s.writer, s.close
+	}, false)
+}
+
+type benchWriterFunc func(b *testing.B, sock *net.UDPConn, sink *net.UDPAddr, ssrc uint32) (webrtc.TrackLocalWriter, func())
+
+func benchForward(b *testing.B, newWriter benchWriterFunc, batch bool) {
 	for _, n := range benchSubs {
 		b.Run(fmt.Sprintf("subs=%d", n), func(b *testing.B) {
 			sock := muxSocket(b)
 			sinks := sinkSockets(b, n)
 			vp8 := Codec{Kind: KindVideo, MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
 			r := NewReceiver(ReceiverConfig{TrackID: "bench", Codec: vp8})
-			stacks := make([]*subscriberStack, n)
 			dts := make([]*DownTrack, n)
-			for i := range stacks {
+			for i := range dts {
 				ssrc := uint32(1000 + i)
-				stacks[i] = newSubscriberStack(b, sock, sinks[i].LocalAddr().(*net.UDPAddr), ssrc)
-				dts[i] = bindDownTrack(b, r, ssrc, stacks[i].writer)
+				w, closeW := newWriter(b, sock, sinks[i].LocalAddr().(*net.UDPAddr), ssrc)
+				defer closeW()
+				dts[i] = bindDownTrack(b, r, ssrc, w)
 			}
-			defer func() {
-				for _, s := range stacks {
-					s.close()
-				}
-			}()
 			l := &layer{index: 0, ssrc: 7777, ring: newRing(r.cfg.RingSize)}
+			if batch {
+				l.batch = transport.NewBatch()
+			}
 			r.layers[0].Store(l)
 			pub := newPublisherStream(b)
 			var (

@@ -60,6 +60,20 @@ func (t *latencyTally) observe(ns int64) {
 	t.n++
 }
 
+// observeN counts n packets that each took ns.
+func (t *latencyTally) observeN(n int, ns int64) {
+	if n == 0 {
+		return
+	}
+	i := 0
+	for i < len(LatencyBounds) && ns > int64(LatencyBounds[i]) {
+		i++
+	}
+	t.counts[i] += uint32(n)
+	t.sumNs += ns * int64(n)
+	t.n += n
+}
+
 // flush adds the tally to h.
 func (t *latencyTally) flush(h *LatencyHistogram) {
 	if h == nil || t.n == 0 {

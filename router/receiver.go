@@ -51,6 +51,9 @@ type ReceiverConfig struct {
 	Logger           *slog.Logger
 	// Latency, when set, counts how long each forwarded packet took inside the router.
 	Latency *LatencyHistogram
+	// NewBatch, when set, gives each read goroutine the batch its fan-outs write into
+	// (down tracks whose writer is a BatchWriter queue there; the rest write at once).
+	NewBatch func() Batch
 }
 
 // Receiver is one published track: up to three simulcast layers, each read by its own
@@ -91,6 +94,7 @@ type layer struct {
 	bytes    atomic.Uint64
 	keyframe atomic.Uint64 // keyframes seen
 	bad      atomic.Uint64 // packets that did not parse
+	batch    Batch         // the read goroutine's write batch (nil: write at once)
 }
 
 // NewReceiver creates a receiver; streams are attached with AddLayer.
@@ -137,6 +141,9 @@ func (r *Receiver) AddLayer(index int8, ssrc uint32, src PacketSource) error {
 		return ErrBadLayer
 	}
 	l := &layer{index: index, ssrc: ssrc, src: src, ring: newRing(r.cfg.RingSize)}
+	if r.cfg.NewBatch != nil {
+		l.batch = r.cfg.NewBatch()
+	}
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -223,17 +230,35 @@ func (r *Receiver) handlePacket(l *layer, unwrap *seqUnwrapper, p *extPacket, id
 			r.voiceCount.Add(1)
 		}
 	}
+	dts := *r.downTracks.Load()
+	b := l.batch
 	if r.cfg.Latency == nil {
-		for _, dt := range *r.downTracks.Load() {
-			dt.forward(p)
+		for _, dt := range dts {
+			dt.forward(p, b)
+		}
+		if b != nil {
+			b.Flush()
 		}
 		return
 	}
 	var tally latencyTally
-	for _, dt := range *r.downTracks.Load() {
-		if dt.forward(p) {
-			tally.observe(monoNow() - now)
+	if b == nil {
+		for _, dt := range dts {
+			if dt.forward(p, nil) {
+				tally.observe(monoNow() - now)
+			}
 		}
+	} else {
+		// The batch leaves at the end of the fan-out: every packet of it is counted then,
+		// an upper bound for those an earlier full batch sent.
+		n := 0
+		for _, dt := range dts {
+			if dt.forward(p, b) {
+				n++
+			}
+		}
+		b.Flush()
+		tally.observeN(n, monoNow()-now)
 	}
 	tally.flush(r.cfg.Latency)
 }

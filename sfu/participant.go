@@ -38,9 +38,9 @@ type Participant struct {
 	pending    map[string]*publishedTrack // by cid, announced by addTrack, no media yet
 
 	pub, sub *webrtc.PeerConnection
-	subDC    [2]*webrtc.DataChannel      // reliable, lossy on the subscriber connection
-	bw       *bandwidth                  // the subscriber connection's downlink estimate
-	cc       transport.CongestionControl // marks probe packets on the subscriber connection
+	subDC    [2]*webrtc.DataChannel // reliable, lossy on the subscriber connection
+	bw       *bandwidth             // the subscriber connection's downlink estimate
+	cc       *transport.SendPath    // the subscriber connection's media path; marks probe packets
 
 	// Owned by the ops goroutine.
 	subs        map[string]*subscription // by track sid

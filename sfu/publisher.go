@@ -217,6 +217,7 @@ func (p *Participant) handleTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceive
 			Listener:        p,
 			Latency:         &p.sfu.latency,
 			Logger:          p.log,
+			NewBatch:        func() router.Batch { return transport.NewBatch() },
 		})
 		pt.receiver.Store(rc)
 		for l := range pt.lastNeeded {

@@ -1,11 +1,10 @@
 package sfu
 
 import (
-	"github.com/pion/rtcp"
-
 	"fmt"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/cascade-sfu/cascade/router"
@@ -35,8 +34,12 @@ func (p *Participant) subscribeLocked(t *publishedTrack) bool {
 	if recv == nil {
 		return false
 	}
-	dt := router.NewDownTrack(router.DownTrackConfig{
+	var dt *router.DownTrack
+	dt = router.NewDownTrack(router.DownTrackConfig{
 		ID: t.sid, StreamID: t.owner.sid + "|" + t.sid, Receiver: recv, Listener: p,
+		// The connection's direct path reads the subscriber's RTCP off the socket and
+		// hands this track's to it; readSenderRTCP gets what pion's path still carries.
+		Writer: p.cc.Writer(func(pkts []rtcp.Packet) { dt.HandleRTCP(pkts) }),
 	})
 	sender, err := p.sub.AddTrack(dt)
 	if err != nil {

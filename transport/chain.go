@@ -18,11 +18,12 @@ func addSubscriberInterceptors(reg *interceptor.Registry, cc ...interceptor.Fact
 // NewSubscriberInterceptor builds the interceptor chain of one subscriber connection, the
 // one NewSubscriberPeerConnection installs, without a PeerConnection: the forwarding-cost
 // benchmark (router/forward_bench_test.go) writes through it to its own SRTP session, so it
-// measures what the node runs. fb may be nil.
-func NewSubscriberInterceptor(fb FeedbackListener) (interceptor.Interceptor, CongestionControl, error) {
-	ci := &congestionInterceptor{listener: fb}
+// measures what the node runs when a connection's direct send path is not available. fb
+// may be nil.
+func NewSubscriberInterceptor(fb FeedbackListener) (interceptor.Interceptor, *SendPath, error) {
+	sp := &SendPath{ci: &congestionInterceptor{listener: fb}}
 	reg := &interceptor.Registry{}
-	addSubscriberInterceptors(reg, congestionFactory{ci})
+	addSubscriberInterceptors(reg, congestionFactory{sp.ci})
 	i, err := reg.Build("")
-	return i, CongestionControl{ci}, err
+	return i, sp, err
 }

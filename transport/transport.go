@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -57,13 +58,15 @@ func (c *Config) Validate() error {
 
 // Transport holds the UDP mux and the publisher and subscriber APIs.
 type Transport struct {
-	cfg  Config
-	conn net.PacketConn // set when bound to one address
-	addr net.Addr
-	mux  ice.UDPMux
-	pub  *webrtc.API
-	lf   LoggerFactory
-	log  *slog.Logger
+	cfg   Config
+	conn  net.PacketConn // set when bound to one address
+	socks *socketSet     // every socket the mux reads, for the direct send path
+	taps  *tapTable      // subscribers' addresses, for the RTCP tap on those sockets
+	addr  net.Addr
+	mux   ice.UDPMux
+	pub   *webrtc.API
+	lf    LoggerFactory
+	log   *slog.Logger
 }
 
 // New opens the UDP mux port and builds the APIs.
@@ -86,7 +89,7 @@ func New(cfg Config, log *slog.Logger) (*Transport, error) {
 	if err != nil {
 		return nil, err
 	}
-	if t.pub, err = t.buildAPI(true, lf); err != nil {
+	if t.pub, err = t.buildAPI(true, lf, nil); err != nil {
 		t.Close()
 		return nil, err
 	}
@@ -100,27 +103,19 @@ const socketBuffer = 8 << 20
 
 // listen opens the ICE UDP mux: one socket on Bind, or with no Bind one socket per local
 // interface address on the same port (a socket on the unspecified address cannot tell
-// which local address a packet came to, which ICE host candidates need).
+// which local address a packet came to, which ICE host candidates need). The sockets are
+// the node's own, so the direct send path (SendPath) can write to them.
 func (t *Transport) listen(lf LoggerFactory) error {
-	var err error
+	t.socks = &socketSet{}
+	t.taps = &tapTable{}
+	if ip, err := netip.ParseAddr(t.cfg.NodeIP); err == nil {
+		t.socks.nodeIP = ip.Unmap()
+	}
 	if t.cfg.Bind == "" && t.cfg.Net == nil {
-		opts := []ice.UDPMuxFromPortOption{ice.UDPMuxFromPortWithLogger(lf.NewLogger("udpmux")),
-			ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4, ice.NetworkTypeUDP6),
-			ice.UDPMuxFromPortWithReadBufferSize(socketBuffer), ice.UDPMuxFromPortWithWriteBufferSize(socketBuffer)}
-		if t.cfg.IncludeLoopback {
-			opts = append(opts, ice.UDPMuxFromPortWithLoopback())
-		}
-		m, err := ice.NewMultiUDPMuxFromPort(t.cfg.Port, opts...)
-		if err != nil {
-			return fmt.Errorf("transport: listen on port %d: %w", t.cfg.Port, err)
-		}
-		t.mux = m
-		if addrs := m.GetListenAddresses(); len(addrs) > 0 {
-			t.addr = addrs[0]
-		}
-		return nil
+		return t.listenEveryInterface(lf)
 	}
 	addr := net.JoinHostPort(t.cfg.Bind, strconv.Itoa(t.cfg.Port))
+	var err error
 	if t.cfg.Net != nil {
 		t.conn, err = t.cfg.Net.ListenPacket("udp4", addr)
 	} else {
@@ -130,19 +125,103 @@ func (t *Transport) listen(lf LoggerFactory) error {
 		return fmt.Errorf("transport: listen %s: %w", addr, err)
 	}
 	if uc, ok := t.conn.(*net.UDPConn); ok {
-		// Every peer shares this socket: a keyframe fanned out to many subscribers, or many
-		// publishers at once, overflows the default buffers and the kernel drops packets.
-		_ = uc.SetReadBuffer(socketBuffer)
-		_ = uc.SetWriteBuffer(socketBuffer)
+		setSocketBuffers(uc)
 	}
 	t.addr = t.conn.LocalAddr()
-	t.mux = webrtc.NewICEUDPMux(lf.NewLogger("udpmux"), t.conn)
+	t.socks.socks = append(t.socks.socks, newSocket(t.conn))
+	t.mux = webrtc.NewICEUDPMux(lf.NewLogger("udpmux"), tapped(t.conn, t.taps))
 	return nil
+}
+
+// setSocketBuffers: every peer shares the socket, and a keyframe fanned out to many
+// subscribers, or many publishers at once, overflows the default buffers.
+func setSocketBuffers(uc *net.UDPConn) {
+	_ = uc.SetReadBuffer(socketBuffer)
+	_ = uc.SetWriteBuffer(socketBuffer)
+}
+
+// listenEveryInterface opens one socket per address of every interface that is up
+// (loopback only with IncludeLoopback; IPv6 link-local addresses, which need a zone, are
+// left out), all on one port: Port, or the port the first socket got.
+func (t *Transport) listenEveryInterface(lf LoggerFactory) error {
+	ips, err := localIPs(t.cfg.IncludeLoopback)
+	if err != nil {
+		return fmt.Errorf("transport: list interfaces: %w", err)
+	}
+	if len(ips) == 0 {
+		return errors.New("transport: no interface address to listen on")
+	}
+	port := t.cfg.Port
+	var muxes []ice.UDPMux
+	fail := func(err error) error {
+		for _, m := range muxes {
+			_ = m.Close()
+		}
+		for _, s := range t.socks.socks {
+			_ = s.conn.Close()
+		}
+		t.socks.socks = nil
+		return err
+	}
+	for _, ip := range ips {
+		uc, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip.AsSlice(), Port: port})
+		if err != nil {
+			return fail(fmt.Errorf("transport: listen on %s port %d: %w", ip, port, err))
+		}
+		if port == 0 {
+			port = uc.LocalAddr().(*net.UDPAddr).Port
+		}
+		setSocketBuffers(uc)
+		t.socks.socks = append(t.socks.socks, newSocket(uc))
+		muxes = append(muxes, ice.NewUDPMuxDefault(ice.UDPMuxParams{Logger: lf.NewLogger("udpmux"), UDPConn: tapped(uc, t.taps)}))
+		if t.addr == nil {
+			t.addr = uc.LocalAddr()
+		}
+	}
+	t.mux = ice.NewMultiUDPMuxDefault(muxes...)
+	return nil
+}
+
+// localIPs lists the addresses the node listens on with no Bind.
+func localIPs(loopback bool) ([]netip.Addr, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, err
+	}
+	var out []netip.Addr
+	for _, ifc := range ifs {
+		if ifc.Flags&net.FlagUp == 0 || (ifc.Flags&net.FlagLoopback != 0 && !loopback) {
+			continue
+		}
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			n, ok := a.(*net.IPNet)
+			if !ok {
+				continue
+			}
+			ip, ok := netip.AddrFromSlice(n.IP)
+			if !ok {
+				continue
+			}
+			ip = ip.Unmap()
+			if ip.Is6() && ip.IsLinkLocalUnicast() {
+				continue
+			}
+			if ip.IsLoopback() && !loopback {
+				continue
+			}
+			out = append(out, ip)
+		}
+	}
+	return out, nil
 }
 
 // buildAPI makes the API for one role. A subscriber API gets the connection's own
 // congestion interceptor, so it is built per connection.
-func (t *Transport) buildAPI(publisher bool, lf LoggerFactory, cc ...interceptor.Factory) (*webrtc.API, error) {
+func (t *Transport) buildAPI(publisher bool, lf LoggerFactory, sp *SendPath, cc ...interceptor.Factory) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := RegisterCodecs(m, publisher); err != nil {
 		return nil, err
@@ -187,6 +266,11 @@ func (t *Transport) buildAPI(publisher bool, lf LoggerFactory, cc ...interceptor
 	if err := s.SetAnsweringDTLSRole(webrtc.DTLSRoleClient); err != nil {
 		return nil, err
 	}
+	if sp != nil {
+		// The subscriber connection's SRTP keys, for its direct send path (SendPath).
+		s.SetDTLSServerHelloMessageHook(sp.hs.serverHello)
+		s.SetDTLSKeyLogWriter(&sp.hs)
+	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(s)), nil
 }
 
@@ -194,15 +278,19 @@ func (t *Transport) buildAPI(publisher bool, lf LoggerFactory, cc ...interceptor
 func (t *Transport) PublisherAPI() *webrtc.API { return t.pub }
 
 // NewSubscriberPeerConnection makes a subscriber connection (the SFU offers; media flows
-// out) whose transport-wide feedback goes to fb.
-func (t *Transport) NewSubscriberPeerConnection(fb FeedbackListener) (*webrtc.PeerConnection, CongestionControl, error) {
-	ci := &congestionInterceptor{listener: fb}
-	api, err := t.buildAPI(false, t.lf, congestionFactory{ci})
+// out) whose transport-wide feedback goes to fb, and its send path.
+func (t *Transport) NewSubscriberPeerConnection(fb FeedbackListener) (*webrtc.PeerConnection, *SendPath, error) {
+	sp := &SendPath{ci: &congestionInterceptor{listener: fb}, socks: t.socks, taps: t.taps}
+	api, err := t.buildAPI(false, t.lf, sp, congestionFactory{sp.ci})
 	if err != nil {
-		return nil, CongestionControl{}, err
+		return nil, nil, err
 	}
 	pc, err := api.NewPeerConnection(t.Configuration())
-	return pc, CongestionControl{ci}, err
+	if err != nil {
+		return nil, nil, err
+	}
+	sp.watch(pc)
+	return pc, sp, nil
 }
 
 // ICEServers are the servers clients should use.

@@ -74,12 +74,6 @@ type congestionInterceptor struct {
 	extBufs [sentLogSize * 2]byte
 }
 
-// CongestionControl is a subscriber connection's handle on its congestion interceptor.
-type CongestionControl struct{ ci *congestionInterceptor }
-
-// SetProbing marks the packets sent from now on as part of a bandwidth probe (or not).
-func (c CongestionControl) SetProbing(on bool) { c.ci.probing.Store(on) }
-
 type congestionFactory struct{ ci *congestionInterceptor }
 
 func (f congestionFactory) NewInterceptor(string) (interceptor.Interceptor, error) { return f.ci, nil }
@@ -95,20 +89,29 @@ func (c *congestionInterceptor) BindLocalStream(info *interceptor.StreamInfo, wr
 		return writer
 	}
 	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
-		seq := uint16(c.seq.Add(1) - 1)
-		slot := int(seq) & (sentLogSize - 1)
-		ext := c.extBufs[slot*2 : slot*2+2 : slot*2+2]
-		binary.BigEndian.PutUint16(ext, seq)
-		if err := h.SetExtension(id, ext); err != nil {
+		if err := c.stamp(h, id, len(payload)); err != nil {
 			return 0, err
 		}
-		size := h.MarshalSize() + len(payload) + int(h.PaddingSize)
-		sp := &c.sent[slot]
-		sp.meta.Store(0)
-		sp.at.Store(time.Now().UnixNano())
-		sp.meta.Store(sentMeta(seq, size, c.probing.Load()))
 		return writer.Write(h, payload, a)
 	})
+}
+
+// stamp gives a packet about to be sent the next transport-wide sequence number (extension
+// id) and logs its size and send time.
+func (c *congestionInterceptor) stamp(h *rtp.Header, id uint8, payloadLen int) error {
+	seq := uint16(c.seq.Add(1) - 1)
+	slot := int(seq) & (sentLogSize - 1)
+	ext := c.extBufs[slot*2 : slot*2+2 : slot*2+2]
+	binary.BigEndian.PutUint16(ext, seq)
+	if err := h.SetExtension(id, ext); err != nil {
+		return err
+	}
+	size := h.MarshalSize() + payloadLen + int(h.PaddingSize)
+	sp := &c.sent[slot]
+	sp.meta.Store(0)
+	sp.at.Store(time.Now().UnixNano())
+	sp.meta.Store(sentMeta(seq, size, c.probing.Load()))
+	return nil
 }
 
 func (c *congestionInterceptor) BindRTCPReader(reader interceptor.RTCPReader) interceptor.RTCPReader {
@@ -124,18 +127,25 @@ func (c *congestionInterceptor) BindRTCPReader(reader interceptor.RTCPReader) in
 		if perr != nil {
 			return n, attr, nil
 		}
-		for _, p := range pkts {
-			switch p := p.(type) {
-			case *rtcp.TransportLayerCC:
-				if res := c.results(p); len(res) > 0 {
-					c.listener.OnTransportFeedback(res)
-				}
-			case *rtcp.ReceiverEstimatedMaximumBitrate:
+		c.handleRTCP(pkts)
+		return n, attr, nil
+	})
+}
+
+// handleRTCP passes what a subscriber's RTCP says about the downlink to the listener.
+func (c *congestionInterceptor) handleRTCP(pkts []rtcp.Packet) {
+	for _, p := range pkts {
+		switch p := p.(type) {
+		case *rtcp.TransportLayerCC:
+			if res := c.results(p); len(res) > 0 && c.listener != nil {
+				c.listener.OnTransportFeedback(res)
+			}
+		case *rtcp.ReceiverEstimatedMaximumBitrate:
+			if c.listener != nil {
 				c.listener.OnREMB(int(p.Bitrate))
 			}
 		}
-		return n, attr, nil
-	})
+	}
 }
 
 // firstSight reports whether feedback packet id was not taken lately, and remembers it.

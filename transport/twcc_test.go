@@ -40,7 +40,7 @@ func TestCongestionInterceptorStampsAndMatchesFeedback(t *testing.T) {
 		h.Extensions = h.Extensions[:0]
 		h.Extension = false
 		if i == 9 {
-			CongestionControl{ci}.SetProbing(true)
+			(&SendPath{ci: ci}).SetProbing(true)
 		}
 		if _, err := w.Write(&h, make([]byte, 100), nil); err != nil {
 			t.Fatal(err)
