@@ -62,12 +62,22 @@ func (t *tapTable) take(b []byte, a netip.AddrPort) bool {
 type rtcpTap struct {
 	*net.UDPConn
 	taps *tapTable
+	raw  *rawReader // nil: read through the net package
 }
 
 // ReadFromAddrPort reads the next datagram the tap does not take.
 func (c *rtcpTap) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 	for {
-		n, a, err := c.UDPConn.ReadFromUDPAddrPort(b)
+		var (
+			n   int
+			a   netip.AddrPort
+			err error
+		)
+		if c.raw != nil {
+			n, a, err = c.raw.read(b)
+		} else {
+			n, a, err = c.UDPConn.ReadFromUDPAddrPort(b)
+		}
 		if err != nil || !c.taps.take(b[:n], a) {
 			return n, a, err
 		}
@@ -112,7 +122,7 @@ func (c *packetTap) ReadFrom(b []byte) (int, net.Addr, error) {
 // tapped wraps a socket in the RTCP tap.
 func tapped(conn net.PacketConn, taps *tapTable) net.PacketConn {
 	if uc, ok := conn.(*net.UDPConn); ok {
-		return &rtcpTap{UDPConn: uc, taps: taps}
+		return &rtcpTap{UDPConn: uc, taps: taps, raw: newRawReader(uc)}
 	}
 	return &packetTap{PacketConn: conn, taps: taps}
 }

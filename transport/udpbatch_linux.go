@@ -196,7 +196,12 @@ func (b *udpBatch) sendQueued(fd uintptr) bool {
 		for end < s.count && s.msgs[end].hdr.Namelen != 0 {
 			end++
 		}
-		r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, fd,
+		// A raw system call: the socket is non-blocking, so sendmmsg never waits, and the
+		// runtime need not hand this goroutine's P to another thread meanwhile. Through the
+		// scheduler-aware call, a send of a few dozen datagrams (tens of microseconds) let
+		// the runtime's monitor take the P away and wake a thread to run it, costing more
+		// than the send itself.
+		r, _, errno := unix.RawSyscall6(unix.SYS_SENDMMSG, fd,
 			uintptr(unsafe.Pointer(&s.msgs[s.next])), uintptr(end-s.next), 0, 0, 0)
 		switch {
 		case errno == unix.EINTR:
