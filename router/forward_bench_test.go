@@ -259,9 +259,16 @@ func (s *subscriberStack) close() {
 
 // BenchmarkForward: see the comment at the top of the file.
 func BenchmarkForward(b *testing.B) {
+	var (
+		shared *transport.Socket
+		conn   *net.UDPConn
+	)
 	benchForward(b, func(b *testing.B, sock *net.UDPConn, sink *net.UDPAddr, ssrc uint32) (webrtc.TrackLocalWriter, func()) {
+		if conn != sock {
+			conn, shared = sock, transport.NewSocket(sock) // one per socket, as the node has
+		}
 		key, salt := srtpKeys(b)
-		sp := transport.NewFixedSendPath(sock, sink.AddrPort(), key, salt, benchProfile, nil)
+		sp := transport.NewFixedSendPath(shared, sink.AddrPort(), key, salt, benchProfile, nil)
 		return sp.Stream(twccExtID, nil), func() {}
 	}, true)
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/sha512"
 	"encoding/hex"
 	"errors"
-	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -67,7 +66,7 @@ type sendKeys struct {
 }
 
 type sendRoute struct {
-	sock *socket
+	sock *Socket
 	to   netip.AddrPort
 }
 
@@ -196,13 +195,14 @@ func contains(s []uint32, v uint32) bool {
 func (s *SendPath) RTCPPackets() uint64 { return s.rtcpIn.Load() }
 
 // NewFixedSendPath is a send path with its keys and route set: media for any stream goes to
-// to from conn, encrypted with key and salt. Benchmarks and tests use it; fb may be nil.
-func NewFixedSendPath(conn net.PacketConn, to netip.AddrPort, key, salt []byte, profile srtp.ProtectionProfile,
+// to from sock, encrypted with key and salt. Benchmarks and tests use it (send paths on one
+// socket share its Socket, as the node's do); fb may be nil.
+func NewFixedSendPath(sock *Socket, to netip.AddrPort, key, salt []byte, profile srtp.ProtectionProfile,
 	fb FeedbackListener,
 ) *SendPath {
 	s := &SendPath{ci: &congestionInterceptor{listener: fb}}
 	s.keys.Store(&sendKeys{key: key, salt: salt, profile: profile})
-	s.route.Store(&sendRoute{sock: newSocket(conn), to: to})
+	s.route.Store(&sendRoute{sock: sock, to: to})
 	return s
 }
 

@@ -8,16 +8,17 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// socket is one of the node's ICE UDP sockets, as the direct send path writes to it.
-type socket struct {
+// Socket is one of the node's ICE UDP sockets, as the direct send path writes to it.
+type Socket struct {
 	conn net.PacketConn
 	udp  *net.UDPConn // conn, when it is a kernel socket
 	addr netip.AddrPort
 	errs atomic.Uint64 // datagrams the kernel refused
 }
 
-func newSocket(conn net.PacketConn) *socket {
-	s := &socket{conn: conn}
+// NewSocket wraps one of the node's sockets for the send paths that write to it.
+func NewSocket(conn net.PacketConn) *Socket {
+	s := &Socket{conn: conn}
 	s.udp, _ = conn.(*net.UDPConn)
 	if a, err := netip.ParseAddrPort(conn.LocalAddr().String()); err == nil {
 		s.addr = netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
@@ -26,7 +27,7 @@ func newSocket(conn net.PacketConn) *socket {
 }
 
 // writeTo sends one datagram now.
-func (s *socket) writeTo(b []byte, to netip.AddrPort) (int, error) {
+func (s *Socket) writeTo(b []byte, to netip.AddrPort) (int, error) {
 	var (
 		n   int
 		err error
@@ -44,22 +45,22 @@ func (s *socket) writeTo(b []byte, to netip.AddrPort) (int, error) {
 
 // socketSet is every ICE UDP socket of the node.
 type socketSet struct {
-	socks  []*socket
+	socks  []*Socket
 	nodeIP netip.Addr // replaces host candidate addresses (Config.NodeIP), if set
 }
 
 // lookup finds the socket a local candidate lives on, or nil.
-func (ss *socketSet) lookup(c *webrtc.ICECandidate) *socket {
+func (ss *socketSet) lookup(c *webrtc.ICECandidate) *Socket {
 	if c.Protocol != webrtc.ICEProtocolUDP {
 		return nil
 	}
-	match := func(addr string, port uint16) *socket {
+	match := func(addr string, port uint16) *Socket {
 		ip, err := netip.ParseAddr(addr)
 		if err != nil {
 			return nil
 		}
 		ip = ip.Unmap()
-		var only *socket
+		var only *Socket
 		count := 0
 		for _, s := range ss.socks {
 			if s.addr.Port() != port {
@@ -104,7 +105,7 @@ type Batch struct {
 }
 
 type batchOut struct {
-	sock *socket
+	sock *Socket
 	ub   *udpBatch
 }
 

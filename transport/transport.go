@@ -128,7 +128,7 @@ func (t *Transport) listen(lf LoggerFactory) error {
 		setSocketBuffers(uc)
 	}
 	t.addr = t.conn.LocalAddr()
-	t.socks.socks = append(t.socks.socks, newSocket(t.conn))
+	t.socks.socks = append(t.socks.socks, NewSocket(t.conn))
 	t.mux = webrtc.NewICEUDPMux(lf.NewLogger("udpmux"), tapped(t.conn, t.taps))
 	return nil
 }
@@ -172,7 +172,7 @@ func (t *Transport) listenEveryInterface(lf LoggerFactory) error {
 			port = uc.LocalAddr().(*net.UDPAddr).Port
 		}
 		setSocketBuffers(uc)
-		t.socks.socks = append(t.socks.socks, newSocket(uc))
+		t.socks.socks = append(t.socks.socks, NewSocket(uc))
 		muxes = append(muxes, ice.NewUDPMuxDefault(ice.UDPMuxParams{Logger: lf.NewLogger("udpmux"), UDPConn: tapped(uc, t.taps)}))
 		if t.addr == nil {
 			t.addr = uc.LocalAddr()
