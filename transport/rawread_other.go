@@ -12,4 +12,6 @@ type rawReader struct{}
 
 func newRawReader(*net.UDPConn) *rawReader { return nil }
 
-func (*rawReader) read([]byte) (int, netip.AddrPort, error) { return 0, netip.AddrPort{}, net.ErrClosed }
+func (*rawReader) read([]byte) (int, netip.AddrPort, error) {
+	return 0, netip.AddrPort{}, net.ErrClosed
+}
