@@ -62,7 +62,40 @@ func TestSenderReportsGiveRoundTripTime(t *testing.T) {
 // inside the router in cascade_forwarding_latency_seconds.
 func TestForwardingLatencyOnMetrics(t *testing.T) {
 	n := aliceToBob(t, "latency", 30)
-	resp, err := http.Get("http://" + n.HTTPAddr() + "/metrics")
+	value := scrapeMetrics(t, n.HTTPAddr())
+	count, fwd := value("cascade_forwarding_latency_seconds_count"), value("cascade_forwarded_packets_total")
+	// Every forwarded packet is counted once (retransmissions are not forwarding);
+	// packets forwarded between the two reads of one scrape may differ a little.
+	if count < 60 || count < 0.9*fwd || count > 1.1*fwd+10 {
+		t.Fatalf("latency histogram counted %v packets, forwarded %v", count, fwd)
+	}
+	if sum := value("cascade_forwarding_latency_seconds_sum"); sum <= 0 || sum/count > 0.1 {
+		t.Fatalf("latency sum %v over %v packets", sum, count)
+	}
+}
+
+// TestDirectSendPathOnMetrics: a Go client's subscriber connection (the SFU is its DTLS
+// server) gets its media through the direct send path, and its RTCP is read off the socket.
+func TestDirectSendPathOnMetrics(t *testing.T) {
+	n := aliceToBob(t, "direct", 30)
+	value := scrapeMetrics(t, n.HTTPAddr())
+	direct, fwd := value("cascade_direct_sent_packets_total"), value("cascade_forwarded_packets_total")
+	// Probe padding and retransmissions take the direct path too, and are not forwarding.
+	if fwd < 60 || direct < 0.9*fwd {
+		t.Fatalf("%v packets sent directly, %v forwarded", direct, fwd)
+	}
+	if v := value("cascade_subscriber_rtcp_packets_total"); v < 1 {
+		t.Fatalf("no subscriber RTCP read off the socket (%v)", v)
+	}
+	if v := value("cascade_pion_path_connections_total"); v != 0 {
+		t.Fatalf("%v subscriber connections on pion's path", v)
+	}
+}
+
+// scrapeMetrics reads the node's /metrics once and returns a lookup of unlabelled samples.
+func scrapeMetrics(t *testing.T, addr string) func(name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +104,7 @@ func TestForwardingLatencyOnMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	value := func(name string) float64 {
+	return func(name string) float64 {
 		m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`).FindSubmatch(body)
 		if m == nil {
 			t.Fatalf("%s not on /metrics:\n%s", name, body)
@@ -81,14 +114,5 @@ func TestForwardingLatencyOnMetrics(t *testing.T) {
 			t.Fatal(err)
 		}
 		return v
-	}
-	count, fwd := value("cascade_forwarding_latency_seconds_count"), value("cascade_forwarded_packets_total")
-	// Every forwarded packet is counted once (retransmissions are not forwarding);
-	// packets forwarded between the two reads of one scrape may differ a little.
-	if count < 60 || count < 0.9*fwd || count > 1.1*fwd+10 {
-		t.Fatalf("latency histogram counted %v packets, forwarded %v", count, fwd)
-	}
-	if sum := value("cascade_forwarding_latency_seconds_sum"); sum <= 0 || sum/count > 0.1 {
-		t.Fatalf("latency sum %v over %v packets", sum, count)
 	}
 }

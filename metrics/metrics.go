@@ -39,6 +39,13 @@ type Snapshot struct {
 	// ForwardingLatency is how long forwarded packets spent inside the SFU, since it
 	// started; nil when not measured.
 	ForwardingLatency *Histogram
+	// SendPath holds the direct send path's totals since the node started.
+	SendPath SendPathCounters
+}
+
+// SendPathCounters are the direct send path's totals (they only grow).
+type SendPathCounters struct {
+	DirectPackets, RTCPTaken, RTCPDropped, PionPath, SendErrors uint64
 }
 
 // Histogram is a latency histogram in seconds: Counts[i] observations at most Bounds[i]
@@ -90,6 +97,8 @@ type descs struct {
 	recvPackets, recvBytes                         *prometheus.Desc
 	fwdPackets, fwdBytes, retransmits, nacks, plis *prometheus.Desc
 	latency                                        *prometheus.Desc
+	direct, rtcpTaken, rtcpDropped, pionPath       *prometheus.Desc
+	sendErrors                                     *prometheus.Desc
 }
 
 func newForwarding(src Source) *forwarding {
@@ -112,6 +121,11 @@ func newForwarding(src Source) *forwarding {
 			retransmits:  d("retransmitted_packets_total", "RTP packets resent to subscribers on NACK."),
 			nacks:        d("nacks_received_total", "NACK messages received from subscribers."),
 			plis:         d("keyframe_requests_received_total", "PLI and FIR messages received from subscribers."),
+			direct:       d("direct_sent_packets_total", "RTP packets sent to subscribers through the direct send path (SRTP and sendmmsg from the node's own sockets)."),
+			rtcpTaken:    d("subscriber_rtcp_packets_total", "Subscriber RTCP packets read and decrypted off the node's sockets by the direct send path."),
+			rtcpDropped:  d("subscriber_rtcp_dropped_total", "Of those, dropped: replayed, malformed, or over the connection's queue."),
+			pionPath:     d("pion_path_connections_total", "Subscriber connections whose media took pion's send path instead of the direct one."),
+			sendErrors:   d("send_errors_total", "Datagrams the node's sockets refused on the direct send path."),
 			latency: d("forwarding_latency_seconds", "Time forwarded packets spent inside the SFU, from the router "+
 				"having the decrypted packet to the return of its encrypted write to one subscriber."),
 		},
@@ -122,7 +136,8 @@ func newForwarding(src Source) *forwarding {
 func (f *forwarding) Describe(ch chan<- *prometheus.Desc) {
 	d := &f.descs
 	for _, x := range []*prometheus.Desc{d.rooms, d.participants, d.tracks, d.downTracks, d.recvPackets,
-		d.recvBytes, d.fwdPackets, d.fwdBytes, d.retransmits, d.nacks, d.plis, d.latency} {
+		d.recvBytes, d.fwdPackets, d.fwdBytes, d.retransmits, d.nacks, d.plis, d.latency,
+		d.direct, d.rtcpTaken, d.rtcpDropped, d.pionPath, d.sendErrors} {
 		ch <- x
 	}
 }
@@ -137,6 +152,7 @@ func (f *forwarding) Collect(ch chan<- prometheus.Metric) {
 	fwd := f.fwd.fold(s.Forwarded)
 	counts := [4]int{s.Rooms, s.Participants, s.PublishedTracks, s.DownTracks}
 	lat := s.ForwardingLatency
+	sp := s.SendPath
 	// Drop the keys so the reused slices do not keep ended streams alive.
 	clear(s.Received)
 	clear(s.Forwarded)
@@ -160,6 +176,11 @@ func (f *forwarding) Collect(ch chan<- prometheus.Metric) {
 	counter(d.retransmits, fwd.Retransmits)
 	counter(d.nacks, fwd.NACKs)
 	counter(d.plis, fwd.PLIs)
+	counter(d.direct, sp.DirectPackets)
+	counter(d.rtcpTaken, sp.RTCPTaken)
+	counter(d.rtcpDropped, sp.RTCPDropped)
+	counter(d.pionPath, sp.PionPath)
+	counter(d.sendErrors, sp.SendErrors)
 	if lat != nil {
 		ch <- lat.metric(d.latency)
 	}

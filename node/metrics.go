@@ -4,10 +4,15 @@ import (
 	"github.com/cascade-sfu/cascade/metrics"
 	"github.com/cascade-sfu/cascade/router"
 	"github.com/cascade-sfu/cascade/sfu"
+	"github.com/cascade-sfu/cascade/transport"
 )
 
-// metricsSource reads the SFU's per-stream counters for the metrics collector.
-type metricsSource struct{ sfu *sfu.SFU }
+// metricsSource reads the SFU's per-stream counters and the transport's send path totals
+// for the metrics collector.
+type metricsSource struct {
+	sfu *sfu.SFU
+	tr  *transport.Transport
+}
 
 // layerKey names one received layer of one receiver for as long as the receiver lives.
 type layerKey struct {
@@ -34,4 +39,7 @@ func (m metricsSource) Snapshot(s *metrics.Snapshot) {
 		h.Bounds[i] = b.Seconds()
 	}
 	s.ForwardingLatency = h
+	st := m.tr.SendStats()
+	s.SendPath = metrics.SendPathCounters{DirectPackets: st.DirectPackets.Load(), RTCPTaken: st.RTCPTaken.Load(),
+		RTCPDropped: st.RTCPDropped.Load(), PionPath: st.PionPath.Load(), SendErrors: m.tr.SendErrors()}
 }

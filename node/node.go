@@ -73,7 +73,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	if n.metrics == nil {
 		n.metrics = prometheus.NewRegistry()
 	}
-	if err := metrics.Register(n.metrics, metricsSource{n.sfu}); err != nil {
+	if err := metrics.Register(n.metrics, metricsSource{sfu: n.sfu, tr: n.tr}); err != nil {
 		_ = n.tr.Close()
 		return nil, fmt.Errorf("node: metrics: %w", err)
 	}

@@ -21,7 +21,7 @@ func addSubscriberInterceptors(reg *interceptor.Registry, cc ...interceptor.Fact
 // measures what the node runs when a connection's direct send path is not available. fb
 // may be nil.
 func NewSubscriberInterceptor(fb FeedbackListener) (interceptor.Interceptor, *SendPath, error) {
-	sp := &SendPath{ci: &congestionInterceptor{listener: fb}}
+	sp := newSendPath(fb)
 	reg := &interceptor.Registry{}
 	addSubscriberInterceptors(reg, congestionFactory{sp.ci})
 	i, err := reg.Build("")

@@ -5,6 +5,7 @@ import (
 	"crypto/sha512"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"sync"
@@ -38,24 +39,51 @@ import (
 type SendPath struct {
 	ci    *congestionInterceptor
 	socks *socketSet
+	stats *SendStats // the node's totals (nil in tests and benchmarks)
+	log   *slog.Logger
 
 	hs    handshakeCapture
 	keys  atomic.Pointer[sendKeys]
 	route atomic.Pointer[sendRoute]
 	done  atomic.Bool // the connection closed: no more direct writes
+	// routeMu serializes route changes with close, so a route set by the ICE agent's
+	// goroutine cannot outlive a close from the DTLS transport's.
+	routeMu sync.Mutex
 
 	direct atomic.Uint64 // packets written directly
 	rtcpIn atomic.Uint64 // RTCP packets from the peer taken off the socket
 
-	// RTCP from the peer, read on the socket (rtcpTap): decrypted with the peer's keys and
-	// handed to the congestion interceptor and to the streams it names.
+	// RTCP from the peer, read on the socket (rtcpTap): decrypted there with the peer's keys
+	// (replay-protected) and queued to the connection's own RTCP goroutine, which parses it
+	// and hands it to the congestion interceptor and to the streams it names. The socket's
+	// read goroutine, shared by every peer, does no more than the decryption.
 	taps     *tapTable
-	rmu      sync.Mutex // guards rctx, rctxKeys, rbuf
+	rmu      sync.Mutex // guards rctx and rctxKeys
 	rctx     *srtp.Context
 	rctxKeys *sendKeys
-	rbuf     []byte
+	rtcpQ    chan *[]byte // decrypted compound packets, bounded; dropped when full
+	rtcpOnce sync.Once    // starts the RTCP goroutine
+	stop     chan struct{}
 	hmu      sync.RWMutex
 	handlers map[uint32]func([]rtcp.Packet) // by the SSRC of the stream sent
+}
+
+// SendStats are the node's direct send path totals since it started.
+type SendStats struct {
+	DirectPackets atomic.Uint64 // RTP packets sent through direct send paths
+	RTCPTaken     atomic.Uint64 // subscriber RTCP packets read off the sockets
+	RTCPDropped   atomic.Uint64 // of those, dropped: replayed, undecryptable or queue full
+	PionPath      atomic.Uint64 // subscriber connections whose media took pion's path
+}
+
+// rtcpQueue bounds the RTCP waiting for one connection's goroutine; a subscriber sending
+// faster than it is handled loses its own RTCP, nobody else's.
+const rtcpQueue = 64
+
+var rtcpBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1500); return &b }}
+
+func newSendPath(fb FeedbackListener) *SendPath {
+	return &SendPath{ci: &congestionInterceptor{listener: fb}, rtcpQ: make(chan *[]byte, rtcpQueue), stop: make(chan struct{})}
 }
 
 // sendKeys are a connection's SRTP master keys: the SFU's (key, salt) and the peer's.
@@ -79,46 +107,81 @@ func (s *SendPath) Direct() bool { return s.keys.Load() != nil && s.route.Load()
 // DirectPackets is how many RTP packets went out through the direct path.
 func (s *SendPath) DirectPackets() uint64 { return s.direct.Load() }
 
-// watch follows the connection's DTLS state and selected candidate pair.
+// watch follows the connection's DTLS state, ICE state and selected candidate pair.
 func (s *SendPath) watch(pc *webrtc.PeerConnection) {
 	dt := pc.SCTP().Transport()
 	dt.OnStateChange(func(st webrtc.DTLSTransportState) {
 		switch st {
 		case webrtc.DTLSTransportStateConnected:
-			if k, err := s.hs.derive(); err == nil {
-				s.keys.Store(k)
+			k, err := s.hs.derive()
+			if err != nil {
+				s.pionPath("no SRTP keys from the handshake: " + err.Error())
+				return
+			}
+			s.keys.Store(k)
+			if s.route.Load() == nil {
+				s.pionPath("the selected candidate pair is not on one of the node's UDP sockets")
 			}
 		case webrtc.DTLSTransportStateClosed, webrtc.DTLSTransportStateFailed:
 			s.close()
 		}
 	})
-	dt.ICETransport().OnSelectedCandidatePairChange(func(p *webrtc.ICECandidatePair) {
+	ice := dt.ICETransport()
+	ice.OnSelectedCandidatePairChange(func(p *webrtc.ICECandidatePair) {
 		s.setRoute(p)
+	})
+	// pion drops the selected pair on failure and on an ICE restart without telling the
+	// pair handler; media must not go on to an address that no longer answers.
+	ice.OnConnectionStateChange(func(st webrtc.ICETransportState) {
+		if st == webrtc.ICETransportStateFailed || st == webrtc.ICETransportStateClosed {
+			s.routeMu.Lock()
+			s.storeRouteLocked(nil)
+			s.routeMu.Unlock()
+		}
 	})
 }
 
-// close stops direct writes; later packets go to pion, which refuses them.
+// pionPath notes once that the connection's media does not take the direct path, and why.
+func (s *SendPath) pionPath(why string) {
+	if s.stats != nil {
+		s.stats.PionPath.Add(1)
+	}
+	if s.log != nil {
+		s.log.Info("subscriber media takes pion's send path", "why", why)
+	}
+}
+
+// close stops direct writes and the RTCP goroutine; later packets go nowhere.
 func (s *SendPath) close() {
-	s.done.Store(true)
-	s.storeRoute(nil)
+	s.routeMu.Lock()
+	defer s.routeMu.Unlock()
+	if s.done.Swap(true) {
+		return
+	}
+	s.storeRouteLocked(nil)
+	close(s.stop)
 }
 
 func (s *SendPath) setRoute(p *webrtc.ICECandidatePair) {
-	if s.done.Load() || p == nil || p.Local == nil || p.Remote == nil || s.socks == nil {
-		s.storeRoute(nil)
+	var r *sendRoute
+	if p != nil && p.Local != nil && p.Remote != nil && s.socks != nil && p.Remote.Protocol == webrtc.ICEProtocolUDP {
+		sock := s.socks.lookup(p.Local)
+		to, err := netip.ParseAddr(p.Remote.Address)
+		if sock != nil && err == nil {
+			r = &sendRoute{sock: sock, to: netip.AddrPortFrom(to.Unmap(), p.Remote.Port)}
+		}
+	}
+	s.routeMu.Lock()
+	defer s.routeMu.Unlock()
+	if s.done.Load() {
 		return
 	}
-	sock := s.socks.lookup(p.Local)
-	to, err := netip.ParseAddr(p.Remote.Address)
-	if sock == nil || err != nil || p.Remote.Protocol != webrtc.ICEProtocolUDP {
-		s.storeRoute(nil)
-		return
-	}
-	s.storeRoute(&sendRoute{sock: sock, to: netip.AddrPortFrom(to.Unmap(), p.Remote.Port)})
+	s.storeRouteLocked(r)
 }
 
-// storeRoute sets the route and tells the RTCP tap where the peer's packets come from.
-func (s *SendPath) storeRoute(r *sendRoute) {
+// storeRouteLocked sets the route and tells the RTCP tap where the peer's packets come
+// from. routeMu is held.
+func (s *SendPath) storeRouteLocked(r *sendRoute) {
 	old := s.route.Swap(r)
 	if s.taps == nil {
 		return
@@ -131,55 +194,98 @@ func (s *SendPath) storeRoute(r *sendRoute) {
 	}
 }
 
-// takeRTCP handles an RTCP packet the peer sent, read off the socket, and reports whether
-// it did; a packet it cannot decrypt (no keys yet, or not for these keys) goes on to pion.
-// It runs on the socket's read goroutine.
+// takeRTCP takes an RTCP packet the peer sent, read off the socket, and reports whether it
+// did. A packet that does not authenticate with the peer's keys (none yet, or not this
+// connection's) goes on to pion. One that authenticates but was seen before (a replay) is
+// dropped. It runs on the socket's read goroutine and does nothing but the decryption.
 func (s *SendPath) takeRTCP(pkt []byte) bool {
 	keys := s.keys.Load()
 	if keys == nil || s.done.Load() {
 		return false
 	}
+	bp := rtcpBufs.Get().(*[]byte)
 	s.rmu.Lock()
 	if s.rctxKeys != keys {
-		c, err := srtp.CreateContext(keys.remoteKey, keys.remoteSalt, keys.profile)
+		c, err := srtp.CreateContext(keys.remoteKey, keys.remoteSalt, keys.profile,
+			srtp.SRTCPReplayProtection(rtcpReplayWindow))
 		if err != nil {
 			s.rmu.Unlock()
+			rtcpBufs.Put(bp)
 			return false
 		}
 		s.rctx, s.rctxKeys = c, keys
-		s.rbuf = make([]byte, 0, 1500)
 	}
-	dec, err := s.rctx.DecryptRTCP(s.rbuf[:0], pkt, nil)
-	if err != nil {
-		s.rmu.Unlock()
+	dec, err := s.rctx.DecryptRTCP((*bp)[:0], pkt, nil)
+	s.rmu.Unlock()
+	if errors.Is(err, srtp.ErrFailedToVerifyAuthTag) {
+		rtcpBufs.Put(bp)
 		return false
 	}
-	pkts, err := rtcp.Unmarshal(dec)
-	s.rmu.Unlock()
 	s.rtcpIn.Add(1)
-	if err != nil {
-		return true // decrypted but malformed: the peer's problem, dropped here
+	if s.stats != nil {
+		s.stats.RTCPTaken.Add(1)
 	}
-	s.ci.handleRTCP(pkts)
-	// Each stream the packets name, once.
-	var seen [16]uint32
-	n := 0
-	s.hmu.RLock()
-	defer s.hmu.RUnlock()
-	for _, p := range pkts {
-		for _, ssrc := range p.DestinationSSRC() {
-			h := s.handlers[ssrc]
-			if h == nil || contains(seen[:n], ssrc) {
-				continue
-			}
-			if n < len(seen) {
-				seen[n] = ssrc
-				n++
-			}
-			h(pkts)
-		}
+	if err != nil {
+		rtcpBufs.Put(bp)
+		s.dropped()
+		return true
+	}
+	*bp = dec
+	s.rtcpOnce.Do(func() { go s.rtcpLoop() })
+	select {
+	case s.rtcpQ <- bp:
+	default:
+		rtcpBufs.Put(bp)
+		s.dropped()
 	}
 	return true
+}
+
+// rtcpReplayWindow is the SRTCP replay window, as pion's own sessions keep.
+const rtcpReplayWindow = 64
+
+func (s *SendPath) dropped() {
+	if s.stats != nil {
+		s.stats.RTCPDropped.Add(1)
+	}
+}
+
+// rtcpLoop handles the connection's RTCP until it closes.
+func (s *SendPath) rtcpLoop() {
+	for {
+		select {
+		case bp := <-s.rtcpQ:
+			s.handleRTCP(*bp)
+			rtcpBufs.Put(bp)
+		case <-s.stop:
+			return
+		}
+	}
+}
+
+// handleRTCP parses one decrypted compound packet and hands what it says: the downlink to
+// the congestion interceptor, each packet to the stream of every SSRC it names (once).
+func (s *SendPath) handleRTCP(b []byte) {
+	pkts, err := rtcp.Unmarshal(b)
+	if err != nil {
+		s.dropped() // decrypted but malformed: the peer's problem
+		return
+	}
+	s.ci.handleRTCP(pkts)
+	for i, p := range pkts {
+		dests := p.DestinationSSRC()
+		for j, ssrc := range dests {
+			if contains(dests[:j], ssrc) {
+				continue
+			}
+			s.hmu.RLock()
+			h := s.handlers[ssrc]
+			s.hmu.RUnlock()
+			if h != nil {
+				h(pkts[i : i+1])
+			}
+		}
+	}
 }
 
 func contains(s []uint32, v uint32) bool {
@@ -200,7 +306,7 @@ func (s *SendPath) RTCPPackets() uint64 { return s.rtcpIn.Load() }
 func NewFixedSendPath(sock *Socket, to netip.AddrPort, key, salt []byte, profile srtp.ProtectionProfile,
 	fb FeedbackListener,
 ) *SendPath {
-	s := &SendPath{ci: &congestionInterceptor{listener: fb}}
+	s := newSendPath(fb)
 	s.keys.Store(&sendKeys{key: key, salt: salt, profile: profile})
 	s.route.Store(&sendRoute{sock: sock, to: to})
 	return s
@@ -244,7 +350,8 @@ type DirectStream struct {
 	pion       webrtc.TrackLocalWriter
 	twccID     uint8
 	ssrc       uint32
-	registered bool // ssrc has an RTCP handler
+	registered bool        // ssrc has an RTCP handler
+	wentDirect atomic.Bool // a packet took the direct path: the stream's SRTP state is ours
 
 	mu      sync.Mutex // guards what follows
 	ctx     *srtp.Context
@@ -282,7 +389,10 @@ func (d *DirectStream) Release() {
 // Write writes one marshalled RTP packet, through pion's path.
 func (d *DirectStream) Write(b []byte) (int, error) { return d.pion.Write(b) }
 
-var errNoPionWriter = errors.New("transport: stream has no pion writer")
+var (
+	errNoPionWriter = errors.New("transport: stream has no pion writer")
+	errRouteLost    = errors.New("transport: the connection's direct route is gone")
+)
 
 func (d *DirectStream) write(b *Batch, h *rtp.Header, payload []byte) (int, error) {
 	keys, route := d.sp.keys.Load(), d.sp.route.Load()
@@ -291,10 +401,18 @@ func (d *DirectStream) write(b *Batch, h *rtp.Header, payload []byte) (int, erro
 		size += 8 // at most: a one-byte extension header, and the two-byte value with its id, padded
 	}
 	if keys == nil || route == nil || size+sealOverhead > batchSlotSize {
+		if d.wentDirect.Load() {
+			// pion's SRTP context would not know the stream's rollover count: what it
+			// sent would not decrypt.
+			return 0, errRouteLost
+		}
 		if d.pion == nil {
 			return 0, errNoPionWriter
 		}
 		return d.pion.WriteRTP(h, payload)
+	}
+	if !d.wentDirect.Load() {
+		d.wentDirect.Store(true)
 	}
 	if d.twccID != 0 {
 		if err := d.sp.ci.stamp(h, d.twccID, len(payload)); err != nil {
@@ -327,6 +445,9 @@ func (d *DirectStream) write(b *Batch, h *rtp.Header, payload []byte) (int, erro
 		return 0, err
 	}
 	d.sp.direct.Add(1)
+	if d.sp.stats != nil {
+		d.sp.stats.DirectPackets.Add(1)
+	}
 	if b != nil {
 		return len(enc), b.commit(route, enc)
 	}

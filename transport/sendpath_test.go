@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"testing"
 	"time"
 
+	"github.com/pion/dtls/v3"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/cascade-sfu/cascade/bwe"
@@ -48,14 +51,15 @@ func (t *testTrack) Kind() webrtc.RTPCodecType             { return webrtc.RTPCo
 // connectSubscriber connects a subscriber connection of tr to a plain pion peer over
 // loopback and returns the track's writer, its SSRC and the payloads the peer receives.
 func connectSubscriber(t *testing.T, tr *Transport, peerRole webrtc.DTLSRole) (*webrtc.PeerConnection, *SendPath, webrtc.TrackLocalWriter, uint32, chan []byte) {
-	pc, sp, w, ssrc, got, _, _ := connectSubscriberRTCP(t, tr, peerRole)
+	pc, sp, w, ssrc, got, _, _ := connectSubscriberRTCP(t, tr, peerRole, nil)
 	return pc, sp, w, ssrc, got
 }
 
 // connectSubscriberRTCP is connectSubscriber that also returns the peer and the RTCP the
 // track's handler gets.
-func connectSubscriberRTCP(t *testing.T, tr *Transport, peerRole webrtc.DTLSRole) (*webrtc.PeerConnection, *SendPath,
-	webrtc.TrackLocalWriter, uint32, chan []byte, *webrtc.PeerConnection, chan []rtcp.Packet,
+// peerSettings, when set, adjusts the peer's SettingEngine.
+func connectSubscriberRTCP(t *testing.T, tr *Transport, peerRole webrtc.DTLSRole, peerSettings func(*webrtc.SettingEngine)) (
+	*webrtc.PeerConnection, *SendPath, webrtc.TrackLocalWriter, uint32, chan []byte, *webrtc.PeerConnection, chan []rtcp.Packet,
 ) {
 	t.Helper()
 	pc, sp, err := tr.NewSubscriberPeerConnection(nopFeedback{})
@@ -71,6 +75,9 @@ func connectSubscriberRTCP(t *testing.T, tr *Transport, peerRole webrtc.DTLSRole
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	if peerSettings != nil {
+		peerSettings(&se)
+	}
 	if err := se.SetAnsweringDTLSRole(peerRole); err != nil {
 		t.Fatal(err)
 	}
@@ -247,43 +254,214 @@ func TestSendPathStopsAtClose(t *testing.T) {
 // PLI the peer sends reaches the track it names, and pion's path does not see it.
 func TestSendPathTakesSubscriberRTCP(t *testing.T) {
 	tr := newLoopbackTransport(t)
-	_, sp, _, ssrc, _, peer, fromTap := connectSubscriberRTCP(t, tr, webrtc.DTLSRoleClient)
+	pc, sp, _, ssrc, _, peer, fromTap := connectSubscriberRTCP(t, tr, webrtc.DTLSRoleClient, nil)
 	waitFor(t, "the direct path", sp.Direct)
 	before := sp.RTCPPackets()
-	waitFor(t, "the PLI through the tap", func() bool {
-		if err := peer.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}); err != nil {
-			t.Fatal(err)
-		}
-		for {
-			select {
-			case pkts := <-fromTap:
-				for _, p := range pkts {
-					if pli, ok := p.(*rtcp.PictureLossIndication); ok && pli.MediaSSRC == ssrc {
-						return true
-					}
-				}
-			default:
-				return false
-			}
-		}
-	})
+	waitForPLI(t, peer, ssrc, func() bool { return gotPLI(fromTap, ssrc) })
 	if sp.RTCPPackets() == before {
 		t.Fatal("the tap handed RTCP to the track without counting it")
+	}
+	// pion's reader for the sender gets nothing: the tap took every packet.
+	sender := pc.GetSenders()[0]
+	if err := sender.SetReadDeadline(time.Now().Add(200 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if pkts, _, err := sender.ReadRTCP(); err == nil {
+		t.Fatalf("pion's path also delivered %v", pkts)
 	}
 }
 
 // Without the keys (the SFU is the DTLS client) the subscriber's RTCP stays on pion's path.
 func TestSendPathLeavesRTCPWithoutKeys(t *testing.T) {
 	tr := newLoopbackTransport(t)
-	_, sp, _, ssrc, _, peer, fromTap := connectSubscriberRTCP(t, tr, webrtc.DTLSRoleServer)
-	for i := 0; i < 20; i++ {
+	pc, sp, _, ssrc, _, peer, fromTap := connectSubscriberRTCP(t, tr, webrtc.DTLSRoleServer, nil)
+	sender := pc.GetSenders()[0]
+	fromPion := make(chan []rtcp.Packet, 64)
+	go func() {
+		for {
+			pkts, _, err := sender.ReadRTCP()
+			if err != nil {
+				return
+			}
+			fromPion <- pkts
+		}
+	}()
+	waitForPLI(t, peer, ssrc, func() bool { return gotPLI(fromPion, ssrc) })
+	if n := sp.RTCPPackets(); n != 0 || len(fromTap) != 0 {
+		t.Fatalf("the tap took %d RTCP packets without the keys", n)
+	}
+}
+
+// waitForPLI sends PLIs for ssrc until arrived reports one came.
+func waitForPLI(t *testing.T, peer *webrtc.PeerConnection, ssrc uint32, arrived func() bool) {
+	t.Helper()
+	waitFor(t, "the PLI", func() bool {
 		if err := peer.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(5 * time.Millisecond)
+		return arrived()
+	})
+}
+
+// gotPLI drains ch and reports whether a PLI for ssrc was in it.
+func gotPLI(ch chan []rtcp.Packet, ssrc uint32) bool {
+	found := false
+	for {
+		select {
+		case pkts := <-ch:
+			for _, p := range pkts {
+				if pli, ok := p.(*rtcp.PictureLossIndication); ok && pli.MediaSSRC == ssrc {
+					found = true
+				}
+			}
+		default:
+			return found
+		}
 	}
-	time.Sleep(100 * time.Millisecond)
-	if n := sp.RTCPPackets(); n != 0 || len(fromTap) != 0 {
-		t.Fatalf("the tap took %d RTCP packets without the keys", n)
+}
+
+// An SRTCP packet the tap has taken once is dropped when it comes again (a replay), and
+// counted as dropped.
+func TestSendPathDropsReplayedRTCP(t *testing.T) {
+	tr := newLoopbackTransport(t)
+	_, sp, _, ssrc, _, _, fromTap := connectSubscriberRTCP(t, tr, webrtc.DTLSRoleClient, nil)
+	waitFor(t, "the direct path", sp.Direct)
+	keys := sp.keys.Load()
+	// Seal a PLI as the peer would, with an SRTCP index far past what the peer has used.
+	peerCtx, err := srtp.CreateContext(keys.remoteKey, keys.remoteSalt, keys.profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peerCtx.SetIndex(4242, 1<<20)
+	plain, err := rtcp.Marshal([]rtcp.Packet{&rtcp.PictureLossIndication{SenderSSRC: 4242, MediaSSRC: ssrc}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := peerCtx.EncryptRTCP(nil, plain, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sp.takeRTCP(sealed) {
+		t.Fatal("the tap refused a packet sealed with the peer's keys")
+	}
+	waitFor(t, "the PLI", func() bool { return gotPLI(fromTap, ssrc) })
+	dropped := tr.SendStats().RTCPDropped.Load()
+	if !sp.takeRTCP(sealed) {
+		t.Fatal("the replay went on to pion")
+	}
+	if tr.SendStats().RTCPDropped.Load() != dropped+1 {
+		t.Fatal("the replay was not counted as dropped")
+	}
+	// Nothing more reaches the track: a fresh packet after the replay is the next one seen.
+	fresh, err := peerCtx.EncryptRTCP(nil, plain, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sp.takeRTCP(fresh) {
+		t.Fatal("the tap refused a fresh packet")
+	}
+	waitFor(t, "the fresh PLI", func() bool { return gotPLI(fromTap, ssrc) })
+	if len(fromTap) != 0 {
+		t.Fatal("more than the fresh PLI reached the track")
+	}
+}
+
+// Each packet of a compound goes once to each stream it names, alone: an RR naming 16
+// streams and three NACKs for a 17th give each of the 16 the RR once and the 17th each NACK.
+func TestSendPathDispatchesEachPacketToItsStreams(t *testing.T) {
+	s := newSendPath(nopFeedback{})
+	calls := map[uint32][][]rtcp.Packet{}
+	s.handlers = map[uint32]func([]rtcp.Packet){}
+	for ssrc := uint32(1); ssrc <= 17; ssrc++ {
+		s.handlers[ssrc] = func(p []rtcp.Packet) { calls[ssrc] = append(calls[ssrc], p) }
+	}
+	rr := &rtcp.ReceiverReport{SSRC: 99}
+	for ssrc := uint32(1); ssrc <= 16; ssrc++ {
+		rr.Reports = append(rr.Reports, rtcp.ReceptionReport{SSRC: ssrc})
+	}
+	pkts := []rtcp.Packet{rr}
+	for i := 0; i < 3; i++ {
+		pkts = append(pkts, &rtcp.TransportLayerNack{SenderSSRC: 99, MediaSSRC: 17, Nacks: []rtcp.NackPair{{PacketID: uint16(i)}}})
+	}
+	b, err := rtcp.Marshal(pkts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.handleRTCP(b)
+	for ssrc := uint32(1); ssrc <= 16; ssrc++ {
+		if c := calls[ssrc]; len(c) != 1 || len(c[0]) != 1 {
+			t.Fatalf("stream %d: %d calls, want one with the RR alone", ssrc, len(c))
+		}
+	}
+	if c := calls[17]; len(c) != 3 || len(c[0]) != 1 || len(c[1]) != 1 || len(c[2]) != 1 {
+		t.Fatalf("stream 17: %d calls, want one per NACK", len(c))
+	}
+}
+
+// A route set while the connection closes never outlives the close.
+func TestSendPathRouteDoesNotOutliveClose(t *testing.T) {
+	sock := NewSocket(newUDP(t))
+	pair := &webrtc.ICECandidatePair{
+		Local:  &webrtc.ICECandidate{Address: sock.addr.Addr().String(), Port: sock.addr.Port(), Protocol: webrtc.ICEProtocolUDP},
+		Remote: &webrtc.ICECandidate{Address: "127.0.0.1", Port: 9, Protocol: webrtc.ICEProtocolUDP},
+	}
+	for i := 0; i < 2000; i++ {
+		taps := &tapTable{}
+		s := newSendPath(nil)
+		s.socks, s.taps = &socketSet{socks: []*Socket{sock}}, taps
+		done := make(chan struct{})
+		go func() {
+			s.setRoute(pair)
+			close(done)
+		}()
+		s.close()
+		<-done
+		if s.route.Load() != nil || len(taps.m) != 0 {
+			t.Fatalf("run %d: a route outlived close", i)
+		}
+	}
+}
+
+func newUDP(t *testing.T) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// The keys come out right whatever the peer's DTLS cipher suite and SRTP profile: media and
+// RTCP both pass.
+func TestSendPathKeysForEverySuite(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		set  func(*webrtc.SettingEngine)
+	}{
+		{"ecdsa-aes128-gcm", nil},
+		{"ecdsa-aes256-gcm-sha384", func(se *webrtc.SettingEngine) {
+			se.SetDTLSCipherSuites(dtls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384)
+		}},
+		{"ecdsa-chacha20", func(se *webrtc.SettingEngine) {
+			se.SetDTLSCipherSuites(dtls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256)
+		}},
+		{"ecdsa-aes256-cbc", func(se *webrtc.SettingEngine) { se.SetDTLSCipherSuites(dtls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA) }},
+		{"srtp-aes128-cm-hmac-sha1-80", func(se *webrtc.SettingEngine) {
+			se.SetSRTPProtectionProfiles(dtls.SRTP_AES128_CM_HMAC_SHA1_80)
+		}},
+		{"no-extended-master-secret", func(se *webrtc.SettingEngine) {
+			se.SetDTLSExtendedMasterSecret(dtls.DisableExtendedMasterSecret)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tr := newLoopbackTransport(t)
+			_, sp, w, ssrc, got, peer, fromTap := connectSubscriberRTCP(t, tr, webrtc.DTLSRoleClient, c.set)
+			waitFor(t, "the direct path", sp.Direct)
+			if n := writeAndReceive(t, sp, w, ssrc, got, 20); n != 20 {
+				t.Fatalf("%d of 20 packets went the direct path", n)
+			}
+			waitForPLI(t, peer, ssrc, func() bool { return gotPLI(fromTap, ssrc) })
+		})
 	}
 }

@@ -58,15 +58,16 @@ func (c *Config) Validate() error {
 
 // Transport holds the UDP mux and the publisher and subscriber APIs.
 type Transport struct {
-	cfg   Config
-	conn  net.PacketConn // set when bound to one address
-	socks *socketSet     // every socket the mux reads, for the direct send path
-	taps  *tapTable      // subscribers' addresses, for the RTCP tap on those sockets
-	addr  net.Addr
-	mux   ice.UDPMux
-	pub   *webrtc.API
-	lf    LoggerFactory
-	log   *slog.Logger
+	cfg       Config
+	conn      net.PacketConn // set when bound to one address
+	socks     *socketSet     // every socket the mux reads, for the direct send path
+	taps      *tapTable      // subscribers' addresses, for the RTCP tap on those sockets
+	sendStats SendStats
+	addr      net.Addr
+	mux       ice.UDPMux
+	pub       *webrtc.API
+	lf        LoggerFactory
+	log       *slog.Logger
 }
 
 // New opens the UDP mux port and builds the APIs.
@@ -252,7 +253,14 @@ func (t *Transport) buildAPI(publisher bool, lf LoggerFactory, sp *SendPath, cc 
 	s.SetICEUDPMux(t.mux)
 	s.SetIncludeLoopbackCandidate(t.cfg.IncludeLoopback)
 	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
-	s.SetICETimeouts(t.cfg.DisconnectedTimeout, t.cfg.FailedTimeout, 2*time.Second)
+	keepalive := 2 * time.Second
+	if sp != nil {
+		// The direct send path takes the subscriber's RTCP off the socket, so the ICE agent
+		// sees only STUN from the peer: check the pair often enough that a few lost
+		// checks do not look like a dead connection.
+		keepalive = 500 * time.Millisecond
+	}
+	s.SetICETimeouts(t.cfg.DisconnectedTimeout, t.cfg.FailedTimeout, keepalive)
 	s.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
 	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	if t.cfg.Net != nil {
@@ -280,7 +288,8 @@ func (t *Transport) PublisherAPI() *webrtc.API { return t.pub }
 // NewSubscriberPeerConnection makes a subscriber connection (the SFU offers; media flows
 // out) whose transport-wide feedback goes to fb, and its send path.
 func (t *Transport) NewSubscriberPeerConnection(fb FeedbackListener) (*webrtc.PeerConnection, *SendPath, error) {
-	sp := &SendPath{ci: &congestionInterceptor{listener: fb}, socks: t.socks, taps: t.taps}
+	sp := newSendPath(fb)
+	sp.socks, sp.taps, sp.stats, sp.log = t.socks, t.taps, &t.sendStats, t.log
 	api, err := t.buildAPI(false, t.lf, sp, congestionFactory{sp.ci})
 	if err != nil {
 		return nil, nil, err
@@ -291,6 +300,18 @@ func (t *Transport) NewSubscriberPeerConnection(fb FeedbackListener) (*webrtc.Pe
 	}
 	sp.watch(pc)
 	return pc, sp, nil
+}
+
+// SendStats are the node's direct send path totals.
+func (t *Transport) SendStats() *SendStats { return &t.sendStats }
+
+// SendErrors is how many datagrams the node's sockets refused on the direct send path.
+func (t *Transport) SendErrors() uint64 {
+	var n uint64
+	for _, s := range t.socks.socks {
+		n += s.errs.Load()
+	}
+	return n
 }
 
 // ICEServers are the servers clients should use.
