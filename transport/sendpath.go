@@ -352,6 +352,7 @@ type DirectStream struct {
 	ssrc       uint32
 	registered bool        // ssrc has an RTCP handler
 	wentDirect atomic.Bool // a packet took the direct path: the stream's SRTP state is ours
+	memo       twccMemo    // transport-wide numbers of the packets sent, for retransmissions
 
 	mu      sync.Mutex // guards what follows
 	ctx     *srtp.Context
@@ -415,7 +416,7 @@ func (d *DirectStream) write(b *Batch, h *rtp.Header, payload []byte) (int, erro
 		d.wentDirect.Store(true)
 	}
 	if d.twccID != 0 {
-		if err := d.sp.ci.stamp(h, d.twccID, len(payload)); err != nil {
+		if err := d.sp.ci.stamp(h, d.twccID, len(payload), &d.memo); err != nil {
 			return 0, err
 		}
 	}
