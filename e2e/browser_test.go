@@ -65,6 +65,16 @@ func TestBrowserCall(t *testing.T) {
 	}
 	t.Logf("media flows both ways (%s)", time.Since(start).Round(time.Millisecond))
 
+	// Chromium answers the subscriber offer as DTLS client, so its media takes the direct
+	// send path and its RTCP is read off the socket.
+	metric := scrapeMetrics(t, addr)
+	if d, p := metric("cascade_direct_sent_packets_total"), metric("cascade_pion_path_connections_total"); d < 1 || p != 0 {
+		t.Fatalf("direct send path: %v packets sent, %v connections on pion's path", d, p)
+	}
+	if r := metric("cascade_subscriber_rtcp_packets_total"); r < 1 {
+		t.Fatalf("no subscriber RTCP read off the socket (%v)", r)
+	}
+
 	// Chat over the reliable data channel, attributed to the sender's name.
 	const text = "hello bob, this is alice"
 	if _, err := alice.eval(fmt.Sprintf(`window.cascadeDemo.sendChat(%q)`, text), true); err != nil {
