@@ -91,6 +91,15 @@ type sendKeys struct {
 	key, salt             []byte
 	remoteKey, remoteSalt []byte
 	profile               srtp.ProtectionProfile
+	gcm                   *gcmSealer // the connection's RTP sealer under an AES-GCM profile, else nil
+}
+
+// newSendKeys completes keys with the sealer its profile allows.
+func newSendKeys(k *sendKeys) *sendKeys {
+	if g, err := newGCMSealer(k.profile, k.key, k.salt); err == nil {
+		k.gcm = g
+	}
+	return k
 }
 
 type sendRoute struct {
@@ -307,7 +316,7 @@ func NewFixedSendPath(sock *Socket, to netip.AddrPort, key, salt []byte, profile
 	fb FeedbackListener,
 ) *SendPath {
 	s := newSendPath(fb)
-	s.keys.Store(&sendKeys{key: key, salt: salt, profile: profile})
+	s.keys.Store(newSendKeys(&sendKeys{key: key, salt: salt, profile: profile}))
 	s.route.Store(&sendRoute{sock: sock, to: to})
 	return s
 }
@@ -354,8 +363,9 @@ type DirectStream struct {
 	wentDirect atomic.Bool // a packet took the direct path: the stream's SRTP state is ours
 	memo       twccMemo    // transport-wide numbers of the packets sent, for retransmissions
 
-	mu      sync.Mutex // guards what follows
-	ctx     *srtp.Context
+	mu      sync.Mutex    // guards what follows
+	ctx     *srtp.Context // profiles other than AES-GCM
+	gcm     gcmStream     // AES-GCM: the rollover counter (the cipher is the connection's)
 	ctxKeys *sendKeys
 	hdr     rtp.Header // EncryptRTP's parse of the marshalled header
 	buf     []byte     // unbatched writes
@@ -438,7 +448,7 @@ func (d *DirectStream) write(b *Batch, h *rtp.Header, payload []byte) (int, erro
 	if b != nil {
 		d.mu.Lock()
 	}
-	enc, err := d.seal(keys, out, n)
+	enc, err := d.seal(keys, h, out, n)
 	if b != nil {
 		d.mu.Unlock()
 	}
@@ -455,14 +465,21 @@ func (d *DirectStream) write(b *Batch, h *rtp.Header, payload []byte) (int, erro
 	return route.sock.writeTo(enc, route.to)
 }
 
-// seal encrypts the n-byte packet in out in place. d.mu is held.
-func (d *DirectStream) seal(keys *sendKeys, out []byte, n int) ([]byte, error) {
+// seal encrypts the n-byte packet in out, whose header is h, in place. d.mu is held.
+func (d *DirectStream) seal(keys *sendKeys, h *rtp.Header, out []byte, n int) ([]byte, error) {
 	if d.ctxKeys != keys {
-		c, err := srtp.CreateContext(keys.key, keys.salt, keys.profile)
-		if err != nil {
-			return nil, err
+		d.ctx, d.gcm = nil, gcmStream{}
+		if keys.gcm == nil {
+			c, err := srtp.CreateContext(keys.key, keys.salt, keys.profile)
+			if err != nil {
+				return nil, err
+			}
+			d.ctx = c
 		}
-		d.ctx, d.ctxKeys = c, keys
+		d.ctxKeys = keys
+	}
+	if keys.gcm != nil {
+		return keys.gcm.seal(out, n, h.MarshalSize(), h.SSRC, h.SequenceNumber, &d.gcm)
 	}
 	return d.ctx.EncryptRTP(out, out[:n], &d.hdr)
 }
@@ -534,8 +551,8 @@ func (h *handshakeCapture) derive() (*sendKeys, error) {
 		return nil, err
 	}
 	k := cfg.Keys
-	return &sendKeys{key: k.LocalMasterKey, salt: k.LocalMasterSalt, remoteKey: k.RemoteMasterKey,
-		remoteSalt: k.RemoteMasterSalt, profile: cfg.Profile}, nil
+	return newSendKeys(&sendKeys{key: k.LocalMasterKey, salt: k.LocalMasterSalt, remoteKey: k.RemoteMasterKey,
+		remoteSalt: k.RemoteMasterSalt, profile: cfg.Profile}), nil
 }
 
 // prfHash is the TLS 1.2 PRF hash of the cipher suites pion's DTLS offers, nil for others.
