@@ -502,3 +502,27 @@ func TestDirectRetransmissionIsTheSameCiphertext(t *testing.T) {
 		t.Fatalf("the retransmission differs from the original:\n% x\n% x", first, again)
 	}
 }
+
+// With no bind address the node listens on every interface address, on sockets of its own,
+// and the direct path finds the one the selected pair uses.
+func TestSendPathOnEveryInterface(t *testing.T) {
+	tr, err := New(Config{IncludeLoopback: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tr.Close() })
+	if len(tr.socks.socks) == 0 {
+		t.Fatal("no sockets opened")
+	}
+	port := tr.socks.socks[0].addr.Port()
+	for _, s := range tr.socks.socks {
+		if s.addr.Port() != port {
+			t.Fatalf("sockets on ports %d and %d", port, s.addr.Port())
+		}
+	}
+	_, sp, w, ssrc, got := connectSubscriber(t, tr, webrtc.DTLSRoleClient)
+	waitFor(t, "the direct path", sp.Direct)
+	if n := writeAndReceive(t, sp, w, ssrc, got, 20); n != 20 {
+		t.Fatalf("%d of 20 packets went the direct path", n)
+	}
+}
