@@ -397,8 +397,14 @@ func (d *DirectStream) Release() {
 	d.sp.hmu.Unlock()
 }
 
-// Write writes one marshalled RTP packet, through pion's path.
-func (d *DirectStream) Write(b []byte) (int, error) { return d.pion.Write(b) }
+// Write writes one marshalled RTP packet now, by the same path as WriteRTP.
+func (d *DirectStream) Write(b []byte) (int, error) {
+	var p rtp.Packet
+	if err := p.Unmarshal(b); err != nil {
+		return 0, err
+	}
+	return d.write(nil, &p.Header, p.Payload)
+}
 
 var (
 	errNoPionWriter = errors.New("transport: stream has no pion writer")
