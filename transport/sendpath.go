@@ -361,7 +361,6 @@ type DirectStream struct {
 	ssrc       uint32
 	registered bool        // ssrc has an RTCP handler
 	wentDirect atomic.Bool // a packet took the direct path: the stream's SRTP state is ours
-	memo       twccMemo    // transport-wide numbers of the packets sent, for retransmissions
 
 	mu      sync.Mutex    // guards what follows
 	ctx     *srtp.Context // profiles other than AES-GCM
@@ -432,7 +431,7 @@ func (d *DirectStream) write(b *Batch, h *rtp.Header, payload []byte) (int, erro
 		d.wentDirect.Store(true)
 	}
 	if d.twccID != 0 {
-		if err := d.sp.ci.stamp(h, d.twccID, len(payload), &d.memo); err != nil {
+		if err := d.sp.ci.stamp(h, d.twccID, len(payload)); err != nil {
 			return 0, err
 		}
 	}

@@ -466,43 +466,6 @@ func TestSendPathKeysForEverySuite(t *testing.T) {
 	}
 }
 
-// The direct path sends a retransmission as the same bytes it sent the first time: the same
-// SRTP index must never seal two different plaintexts.
-func TestDirectRetransmissionIsTheSameCiphertext(t *testing.T) {
-	sink := newUDP(t)
-	key, salt := make([]byte, 16), make([]byte, 12)
-	for i := range key {
-		key[i] = byte(i + 1)
-	}
-	sp := NewFixedSendPath(NewSocket(newUDP(t)), sink.LocalAddr().(*net.UDPAddr).AddrPort(), key, salt,
-		srtp.ProtectionProfileAeadAes128Gcm, nil)
-	w := sp.Stream(3, nil)
-	read := func() []byte {
-		buf := make([]byte, 1500)
-		if err := sink.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
-			t.Fatal(err)
-		}
-		n, _, err := sink.ReadFrom(buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return buf[:n]
-	}
-	send := func(seq uint16) []byte {
-		h := rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: 90000, SSRC: 42}
-		if _, err := w.WriteRTP(&h, []byte("the same payload")); err != nil {
-			t.Fatal(err)
-		}
-		return read()
-	}
-	first := send(100)
-	send(101)
-	again := send(100)
-	if !bytes.Equal(first, again) {
-		t.Fatalf("the retransmission differs from the original:\n% x\n% x", first, again)
-	}
-}
-
 // With no bind address the node listens on every interface address, on sockets of its own,
 // and the direct path finds the one the selected pair uses.
 func TestSendPathOnEveryInterface(t *testing.T) {

@@ -88,9 +88,8 @@ func (c *congestionInterceptor) BindLocalStream(info *interceptor.StreamInfo, wr
 	if id == 0 {
 		return writer
 	}
-	memo := &twccMemo{}
 	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
-		if err := c.stamp(h, id, len(payload), memo); err != nil {
+		if err := c.stamp(h, id, len(payload)); err != nil {
 			return 0, err
 		}
 		return writer.Write(h, payload, a)
@@ -98,17 +97,9 @@ func (c *congestionInterceptor) BindLocalStream(info *interceptor.StreamInfo, wr
 }
 
 // stamp gives a packet about to be sent the next transport-wide sequence number (extension
-// id) and logs its size and send time. A packet of the stream sent again (a retransmission:
-// same RTP sequence number, as memo remembers) gets the number it first went out with, so it
-// is the same packet byte for byte: SRTP encrypts it under the same index, and a different
-// plaintext under a repeated AES-GCM nonce would give the authentication key away. Its send
-// time is updated while the log still holds it.
-func (c *congestionInterceptor) stamp(h *rtp.Header, id uint8, payloadLen int, memo *twccMemo) error {
-	seq, again := memo.lookup(h.SequenceNumber)
-	if !again {
-		seq = uint16(c.seq.Add(1) - 1)
-		memo.store(h.SequenceNumber, seq)
-	}
+// id) and logs its size and send time.
+func (c *congestionInterceptor) stamp(h *rtp.Header, id uint8, payloadLen int) error {
+	seq := uint16(c.seq.Add(1) - 1)
 	slot := int(seq) & (sentLogSize - 1)
 	ext := c.extBufs[slot*2 : slot*2+2 : slot*2+2]
 	binary.BigEndian.PutUint16(ext, seq)
@@ -117,39 +108,10 @@ func (c *congestionInterceptor) stamp(h *rtp.Header, id uint8, payloadLen int, m
 	}
 	size := h.MarshalSize() + payloadLen + int(h.PaddingSize)
 	sp := &c.sent[slot]
-	if again {
-		if m := sp.meta.Load(); m&sentValid == 0 || uint16(m>>48) != seq {
-			return nil // the log moved on: leave the newer entry alone
-		}
-	}
 	sp.meta.Store(0)
 	sp.at.Store(time.Now().UnixNano())
 	sp.meta.Store(sentMeta(seq, size, c.probing.Load()))
 	return nil
-}
-
-// twccMemoSize is how many recent RTP sequence numbers of a stream a twccMemo remembers:
-// longer than any retransmission is asked for at video rates (a power of two).
-const twccMemoSize = 512
-
-// twccMemo remembers which transport-wide sequence number each recent RTP sequence number
-// of one outgoing stream was sent with. Writers of the stream may be concurrent.
-type twccMemo struct {
-	entries [twccMemoSize]atomic.Uint64 // memoValid | rtpSeq<<16 | twccSeq
-}
-
-const memoValid = 1 << 32
-
-func (m *twccMemo) lookup(rtpSeq uint16) (uint16, bool) {
-	e := m.entries[int(rtpSeq)&(twccMemoSize-1)].Load()
-	if e&memoValid == 0 || uint16(e>>16) != rtpSeq {
-		return 0, false
-	}
-	return uint16(e), true
-}
-
-func (m *twccMemo) store(rtpSeq, twccSeq uint16) {
-	m.entries[int(rtpSeq)&(twccMemoSize-1)].Store(memoValid | uint64(rtpSeq)<<16 | uint64(twccSeq))
 }
 
 func (c *congestionInterceptor) BindRTCPReader(reader interceptor.RTCPReader) interceptor.RTCPReader {
