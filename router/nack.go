@@ -127,6 +127,13 @@ func ntpTime(t time.Time) uint64 {
 
 // retransmit resends output packet seq from the publisher's ring, if it is still there and
 // has not been resent too often or too recently.
+//
+// The resend keeps the packet's sequence number on the same stream, so SRTP seals it under
+// the same index as the original, while its transport-wide sequence number is new: under
+// AES-GCM that is one nonce over two different plaintexts. Resending the original bytes
+// instead confused the subscribers' transport-wide feedback (a late number reported again)
+// and with it bandwidth estimation; RTX (RFC 4588: a repair stream with numbers of its own)
+// removes both and is not negotiated yet.
 func (d *DownTrack) retransmit(seq uint16) {
 	if !d.bound.Load() || d.closed.Load() {
 		return

@@ -229,23 +229,24 @@ func (t *Transport) buildAPI(publisher bool, lf LoggerFactory, sp *SendPath, cc 
 	}
 	reg := &interceptor.Registry{}
 	if publisher {
-		// Toward publishers: NACKs (capped, see TOOLING), receiver reports, TWCC feedback.
+		// Toward publishers: NACKs (capped, see TOOLING), receiver reports, TWCC feedback,
+		// each started by the connection's first received stream (lazyStart).
 		gen, err := nack.NewGeneratorInterceptor(nack.GeneratorMaxNacksPerPacket(t.cfg.MaxNACKsPerPacket),
 			nack.WithGeneratorLoggerFactory(lf))
 		if err != nil {
 			return nil, err
 		}
-		reg.Add(gen)
+		reg.Add(lazyFactory{gen})
 		rr, err := report.NewReceiverInterceptor(report.WithReceiverLoggerFactory(lf))
 		if err != nil {
 			return nil, err
 		}
-		reg.Add(rr)
+		reg.Add(lazyFactory{rr})
 		tw, err := twcc.NewSenderInterceptor(twcc.WithLoggerFactory(lf))
 		if err != nil {
 			return nil, err
 		}
-		reg.Add(tw)
+		reg.Add(lazyFactory{tw})
 	} else {
 		addSubscriberInterceptors(reg, cc...)
 	}
