@@ -7,9 +7,11 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/dtls/v3/pkg/crypto/prf"
@@ -50,8 +52,10 @@ type SendPath struct {
 	// goroutine cannot outlive a close from the DTLS transport's.
 	routeMu sync.Mutex
 
-	direct atomic.Uint64 // packets written directly
-	rtcpIn atomic.Uint64 // RTCP packets from the peer taken off the socket
+	direct    atomic.Uint64 // packets written directly
+	rtcpIn    atomic.Uint64 // RTCP packets from the peer taken off the socket
+	lastPass  atomic.Int64  // when an RTCP packet was last left to pion (unix ns)
+	passEvery atomic.Int64  // ns; pionPassInterval
 
 	// RTCP from the peer, read on the socket (rtcpTap): decrypted there with the peer's keys
 	// (replay-protected) and queued to the connection's own RTCP goroutine, which parses it
@@ -83,7 +87,9 @@ const rtcpQueue = 64
 var rtcpBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1500); return &b }}
 
 func newSendPath(fb FeedbackListener) *SendPath {
-	return &SendPath{ci: &congestionInterceptor{listener: fb}, rtcpQ: make(chan *[]byte, rtcpQueue), stop: make(chan struct{})}
+	s := &SendPath{ci: &congestionInterceptor{listener: fb}, rtcpQ: make(chan *[]byte, rtcpQueue), stop: make(chan struct{})}
+	s.passEvery.Store(int64(pionPassInterval))
+	return s
 }
 
 // sendKeys are a connection's SRTP master keys: the SFU's (key, salt) and the peer's.
@@ -212,6 +218,14 @@ func (s *SendPath) takeRTCP(pkt []byte) bool {
 	if keys == nil || s.done.Load() {
 		return false
 	}
+	// One packet a second goes on to pion, which handles it as before the tap existed
+	// (the connection's per-sender readers): the ICE agent counts only traffic it sees
+	// toward the pair's liveness, and STUN keepalives alone, lost a few in a row on a
+	// congested link, would make it declare the connection dead.
+	if now := time.Now().UnixNano(); now-s.lastPass.Load() >= s.passEvery.Load() {
+		s.lastPass.Store(now)
+		return false
+	}
 	bp := rtcpBufs.Get().(*[]byte)
 	s.rmu.Lock()
 	if s.rctxKeys != keys {
@@ -249,6 +263,9 @@ func (s *SendPath) takeRTCP(pkt []byte) bool {
 	}
 	return true
 }
+
+// pionPassInterval spaces the subscriber RTCP packets left to pion (see takeRTCP).
+const pionPassInterval = time.Second
 
 // rtcpReplayWindow is the SRTCP replay window, as pion's own sessions keep.
 const rtcpReplayWindow = 64
@@ -359,8 +376,9 @@ type DirectStream struct {
 	pion       webrtc.TrackLocalWriter
 	twccID     uint8
 	ssrc       uint32
-	registered bool        // ssrc has an RTCP handler
-	wentDirect atomic.Bool // a packet took the direct path: the stream's SRTP state is ours
+	registered bool         // ssrc has an RTCP handler
+	wentDirect atomic.Bool  // a packet took the direct path: the stream's SRTP state is ours
+	pending    atomic.Int32 // packets of the stream waiting in a batch
 
 	mu      sync.Mutex    // guards what follows
 	ctx     *srtp.Context // profiles other than AES-GCM
@@ -430,6 +448,9 @@ func (d *DirectStream) write(b *Batch, h *rtp.Header, payload []byte) (int, erro
 	if !d.wentDirect.Load() {
 		d.wentDirect.Store(true)
 	}
+	if b == nil {
+		d.waitForBatch()
+	}
 	if d.twccID != 0 {
 		if err := d.sp.ci.stamp(h, d.twccID, len(payload)); err != nil {
 			return 0, err
@@ -465,9 +486,29 @@ func (d *DirectStream) write(b *Batch, h *rtp.Header, payload []byte) (int, erro
 		d.sp.stats.DirectPackets.Add(1)
 	}
 	if b != nil {
-		return len(enc), b.commit(route, enc)
+		d.pending.Add(1)
+		return len(enc), b.commit(route, enc, d)
 	}
 	return route.sock.writeTo(enc, route.to)
+}
+
+// batchWait bounds how long an unbatched write waits for the stream's batched packets.
+const batchWait = 2 * time.Millisecond
+
+// waitForBatch holds an unbatched write (probe padding, a retransmission) until the stream's
+// packets waiting in a forwarding goroutine's batch have left, at most batchWait (a fan-out
+// takes well under that). Packets then reach the wire in the order of their transport-wide
+// sequence numbers, which bandwidth estimation reads: padding numbered after a media packet
+// must not overtake it. The batch's own goroutine never writes unbatched, so it cannot wait
+// on itself.
+func (d *DirectStream) waitForBatch() {
+	if d.pending.Load() <= 0 {
+		return
+	}
+	deadline := time.Now().Add(batchWait)
+	for d.pending.Load() > 0 && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
 }
 
 // seal encrypts the n-byte packet in out, whose header is h, in place. d.mu is held.

@@ -99,9 +99,10 @@ const (
 // batchMax). A forwarding goroutine owns one and flushes it after each packet's fan-out; it
 // is not safe for concurrent use. Slots are allocated on first use and kept.
 type Batch struct {
-	slots [][]byte
-	n     int
-	outs  []batchOut
+	slots   [][]byte
+	streams []*DirectStream // the stream of each packet waiting, told when it leaves
+	n       int
+	outs    []batchOut
 }
 
 type batchOut struct {
@@ -123,8 +124,8 @@ func (b *Batch) slot() []byte {
 	return b.slots[b.n]
 }
 
-// commit queues the sealed packet in the current slot for route.
-func (b *Batch) commit(route *sendRoute, enc []byte) error {
+// commit queues the sealed packet of stream d in the current slot for route.
+func (b *Batch) commit(route *sendRoute, enc []byte, d *DirectStream) error {
 	var out *batchOut
 	for i := range b.outs {
 		if b.outs[i].sock == route.sock {
@@ -136,6 +137,7 @@ func (b *Batch) commit(route *sendRoute, enc []byte) error {
 		b.outs = append(b.outs, batchOut{sock: route.sock, ub: newUDPBatch(route.sock.conn, batchMax)})
 		out = &b.outs[len(b.outs)-1]
 	}
+	b.streams = append(b.streams, d)
 	b.n++
 	return out.ub.add(enc, route.to)
 }
@@ -158,5 +160,10 @@ func (b *Batch) Flush() {
 			o.sock.errs.Add(uint64(max(queued-sent, 1)))
 		}
 	}
+	for i, d := range b.streams {
+		d.pending.Add(-1)
+		b.streams[i] = nil
+	}
+	b.streams = b.streams[:0]
 	b.n = 0
 }

@@ -254,14 +254,7 @@ func (t *Transport) buildAPI(publisher bool, lf LoggerFactory, sp *SendPath, cc 
 	s.SetICEUDPMux(t.mux)
 	s.SetIncludeLoopbackCandidate(t.cfg.IncludeLoopback)
 	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
-	keepalive := 2 * time.Second
-	if sp != nil {
-		// The direct send path takes the subscriber's RTCP off the socket, so the ICE agent
-		// sees only STUN from the peer: check the pair often enough that a few lost
-		// checks do not look like a dead connection.
-		keepalive = 500 * time.Millisecond
-	}
-	s.SetICETimeouts(t.cfg.DisconnectedTimeout, t.cfg.FailedTimeout, keepalive)
+	s.SetICETimeouts(t.cfg.DisconnectedTimeout, t.cfg.FailedTimeout, 2*time.Second)
 	s.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
 	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	if t.cfg.Net != nil {
