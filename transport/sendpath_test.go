@@ -257,17 +257,7 @@ func TestSendPathTakesSubscriberRTCP(t *testing.T) {
 	tr := newLoopbackTransport(t)
 	pc, sp, _, ssrc, _, peer, fromTap := connectSubscriberRTCP(t, tr, webrtc.DTLSRoleClient, nil)
 	waitFor(t, "the direct path", sp.Direct)
-	sender := pc.GetSenders()[0]
-	fromPion := make(chan []rtcp.Packet, 64)
-	go func() {
-		for {
-			pkts, _, err := sender.ReadRTCP()
-			if err != nil {
-				return
-			}
-			fromPion <- pkts
-		}
-	}()
+	fromPion := pionRTCP(pc)
 	waitForPLI(t, peer, ssrc, func() bool { return gotPLI(fromTap, ssrc) })
 	start, before := time.Now(), sp.RTCPPackets()
 	const sent = 30
@@ -289,21 +279,27 @@ func TestSendPathTakesSubscriberRTCP(t *testing.T) {
 func TestSendPathLeavesRTCPWithoutKeys(t *testing.T) {
 	tr := newLoopbackTransport(t)
 	pc, sp, _, ssrc, _, peer, fromTap := connectSubscriberRTCP(t, tr, webrtc.DTLSRoleServer, nil)
+	fromPion := pionRTCP(pc)
+	waitForPLI(t, peer, ssrc, func() bool { return gotPLI(fromPion, ssrc) })
+	if n := sp.RTCPPackets(); n != 0 || len(fromTap) != 0 {
+		t.Fatalf("the tap took %d RTCP packets without the keys", n)
+	}
+}
+
+// pionRTCP is what pion's path delivers to the connection's first sender.
+func pionRTCP(pc *webrtc.PeerConnection) chan []rtcp.Packet {
 	sender := pc.GetSenders()[0]
-	fromPion := make(chan []rtcp.Packet, 64)
+	ch := make(chan []rtcp.Packet, 64)
 	go func() {
 		for {
 			pkts, _, err := sender.ReadRTCP()
 			if err != nil {
 				return
 			}
-			fromPion <- pkts
+			ch <- pkts
 		}
 	}()
-	waitForPLI(t, peer, ssrc, func() bool { return gotPLI(fromPion, ssrc) })
-	if n := sp.RTCPPackets(); n != 0 || len(fromTap) != 0 {
-		t.Fatalf("the tap took %d RTCP packets without the keys", n)
-	}
+	return ch
 }
 
 // waitForPLI sends PLIs for ssrc until arrived reports one came. The peer's side of the
