@@ -474,7 +474,7 @@ func (d *DirectStream) write(b *Batch, h *rtp.Header, payload []byte) (int, erro
 	if b != nil {
 		d.mu.Lock()
 	}
-	enc, err := d.seal(keys, h, out, n)
+	enc, err := d.seal(keys, h, out, n, n-len(payload)-int(h.PaddingSize))
 	if b != nil {
 		d.mu.Unlock()
 	}
@@ -511,8 +511,9 @@ func (d *DirectStream) waitForBatch() {
 	}
 }
 
-// seal encrypts the n-byte packet in out, whose header is h, in place. d.mu is held.
-func (d *DirectStream) seal(keys *sendKeys, h *rtp.Header, out []byte, n int) ([]byte, error) {
+// seal encrypts the n-byte packet in out, whose header is h (headerLen bytes marshalled), in
+// place. d.mu is held.
+func (d *DirectStream) seal(keys *sendKeys, h *rtp.Header, out []byte, n, headerLen int) ([]byte, error) {
 	if d.ctxKeys != keys {
 		d.ctx, d.gcm = nil, gcmStream{}
 		if keys.gcm == nil {
@@ -525,7 +526,7 @@ func (d *DirectStream) seal(keys *sendKeys, h *rtp.Header, out []byte, n int) ([
 		d.ctxKeys = keys
 	}
 	if keys.gcm != nil {
-		return keys.gcm.seal(out, n, h.MarshalSize(), h.SSRC, h.SequenceNumber, &d.gcm)
+		return keys.gcm.seal(out, n, headerLen, h.SSRC, h.SequenceNumber, &d.gcm)
 	}
 	return d.ctx.EncryptRTP(out, out[:n], &d.hdr)
 }
